@@ -1,0 +1,83 @@
+import {
+  COMMON_FLAGS,
+  configFiles,
+  formatHelp,
+  integerFlag,
+  parseFlags,
+  stringFlag,
+  type FlagSpec,
+} from "../shared/cli-options.js";
+import { loadConfigFiles } from "../shared/config-loader.js";
+import { createLogger } from "../shared/logger.js";
+import { createMetricsRegistry } from "../shared/metrics.js";
+import { OpsServer } from "../shared/ops-server.js";
+import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
+import { createRedisConnection } from "../shared/redis-connection.js";
+import { Gateway } from "./gateway.js";
+
+/** Port of the gateway's /healthz, /readyz and /metrics when `--http-port` is unset. */
+const DEFAULT_HTTP_PORT = 8080;
+
+const FLAGS: readonly FlagSpec[] = COMMON_FLAGS.map((flag) =>
+  flag.name === "http-port" ? { ...flag, defaultValue: String(DEFAULT_HTTP_PORT) } : flag,
+);
+
+const USAGE = `Usage: npm run gateway -- --config FILE [options]
+
+Listens on every TCPSocket source of the Configs and queues one rotation event in Redis
+for each secret identifier read.`;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2), FLAGS);
+  if (flags === undefined) {
+    process.stdout.write(`${formatHelp(USAGE, FLAGS)}\n`);
+    return;
+  }
+
+  const configs = await loadConfigFiles(configFiles(flags));
+  const logger = createLogger({ name: "gateway", level: stringFlag(flags, "log-level") });
+  const registry = createMetricsRegistry();
+
+  const redisUrl = stringFlag(flags, "redis-url") as string;
+  const connection = createRedisConnection(redisUrl);
+  connection.on("error", (error) => logger.warn({ err: error, redisUrl }, "redis error"));
+
+  const gateway = new Gateway({
+    configs,
+    connection,
+    prefix: stringFlag(flags, "queue-prefix"),
+    logger,
+    registry,
+  });
+
+  const httpPort = integerFlag(flags, "http-port", DEFAULT_HTTP_PORT);
+  const ops =
+    httpPort === 0
+      ? undefined
+      : new OpsServer({
+          host: stringFlag(flags, "http-host") as string,
+          port: httpPort,
+          registry,
+          logger,
+          readiness: () => gateway.readinessProblems(),
+        });
+
+  const service: Service = {
+    async start() {
+      await gateway.start();
+      if (ops) logger.info({ url: await ops.start() }, "http server listening");
+      logger.info({ sources: gateway.addresses() }, "ready");
+    },
+    async close() {
+      // Senders are drained before the probes go away, so readiness reflects the shutdown.
+      const results = await Promise.allSettled([gateway.close()]);
+      results.push(...(await Promise.allSettled([ops?.close()])));
+      connection.disconnect();
+      const failure = results.find((result) => result.status === "rejected");
+      if (failure) throw failure.reason;
+    },
+  };
+  await runService({ logger, service });
+}
+
+main().catch(reportFatal);

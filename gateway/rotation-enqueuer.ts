@@ -1,0 +1,233 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Queue } from "bullmq";
+import type { Logger } from "../shared/logger.js";
+import type { GatewayMetrics } from "../shared/metrics.js";
+import { ROTATION_JOB_OPTIONS, type RotationEvent } from "../shared/queue-contract.js";
+
+/** BullMQ job name of rotation events. Workers read `job.data` and ignore the name. */
+export const ROTATION_JOB_NAME = "rotation-event";
+
+/** The subset of a BullMQ `Queue` the enqueuer uses, so tests can replace Redis. */
+export type RotationQueue = Pick<Queue<RotationEvent>, "addBulk">;
+
+/** Options of a `RotationEnqueuer`. */
+export interface RotationEnqueuerOptions {
+  readonly queue: RotationQueue;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  /** Maximum time in ms an identifier waits for others to share its `addBulk` call. Default 5. */
+  readonly flushDelayMs?: number;
+  /** Maximum jobs per `addBulk` call; a full batch is sent without waiting. Default 500. */
+  readonly maxBatchSize?: number;
+  /**
+   * Identifiers waiting or in flight at which `saturated` turns true, so that readers pause
+   * their sockets. Readers finish the chunk at hand, so the backlog can pass this mark.
+   * Default 10 000.
+   */
+  readonly highWaterMark?: number;
+  /** Backlog at or below which paused readers resume. Default half of `highWaterMark`. */
+  readonly lowWaterMark?: number;
+  /** Delay in ms before the first retry of a failed `addBulk`; it doubles per attempt. Default 100. */
+  readonly retryBaseDelayMs?: number;
+  /** Maximum delay in ms between retries. Default 5000. */
+  readonly retryMaxDelayMs?: number;
+  /**
+   * Time in ms that `close()` keeps retrying failed batches before it drops them and logs an
+   * error. Default 10 000.
+   */
+  readonly closeTimeoutMs?: number;
+}
+
+/**
+ * Adds rotation jobs to Redis in batches, so that reading a socket does not wait for each Redis call.
+ * `enqueue()` only appends to memory. One `addBulk` call is in flight at a time, which keeps
+ * jobs in the order their documents were read. A failed call is retried with exponential
+ * backoff until it succeeds or `close()` runs out of time.
+ *
+ * Delivery is at least once: when Redis stores a batch but the reply is lost, the retry adds
+ * those jobs again. Annotating an ExternalSecret twice for one rotation is harmless.
+ */
+export class RotationEnqueuer {
+  private readonly queue: RotationQueue;
+  private readonly logger: Logger;
+  private readonly metrics: GatewayMetrics;
+  private readonly flushDelayMs: number;
+  private readonly maxBatchSize: number;
+  private readonly highWaterMark: number;
+  private readonly lowWaterMark: number;
+  private readonly retryBaseDelayMs: number;
+  private readonly retryMaxDelayMs: number;
+  private readonly closeTimeoutMs: number;
+
+  private pending: RotationEvent[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private drainCallbacks: Array<() => void> = [];
+  private closeDeadline: number | undefined;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(options: RotationEnqueuerOptions) {
+    this.queue = options.queue;
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.flushDelayMs = options.flushDelayMs ?? 5;
+    this.maxBatchSize = options.maxBatchSize ?? 500;
+    this.highWaterMark = options.highWaterMark ?? 10_000;
+    this.lowWaterMark = options.lowWaterMark ?? Math.floor(this.highWaterMark / 2);
+    this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
+    this.retryMaxDelayMs = options.retryMaxDelayMs ?? 5000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  }
+
+  /** Identifiers waiting for `addBulk` plus those in the call in flight. */
+  get backlog(): number {
+    return this.pending.length + this.inFlight;
+  }
+
+  /** Whether readers should pause until `whenDrained` calls back. */
+  get saturated(): boolean {
+    return this.backlog >= this.highWaterMark;
+  }
+
+  /**
+   * Queues one rotation event for the next batch.
+   *
+   * @throws Error after `close()`, because the queue may already be closed.
+   */
+  enqueue(event: RotationEvent): void {
+    if (this.closePromise !== undefined) {
+      throw new Error(
+        `cannot enqueue identifier for Config ${event.configName} after the enqueuer was closed`,
+      );
+    }
+    this.pending.push(event);
+
+    if (this.pending.length >= this.maxBatchSize) {
+      this.startFlush();
+    } else if (this.timer === undefined && this.flushing === undefined) {
+      this.timer = setTimeout(() => this.startFlush(), this.flushDelayMs);
+    }
+  }
+
+  /** Calls `callback` once the backlog is at or below the low-water mark (now, if it is). */
+  whenDrained(callback: () => void): void {
+    if (this.backlog <= this.lowWaterMark) {
+      callback();
+      return;
+    }
+    this.drainCallbacks.push(callback);
+  }
+
+  /**
+   * Sends everything queued, retrying failed batches for up to `closeTimeoutMs`, then
+   * resolves. Later calls return the same promise. Does not close the queue.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.flushForClose();
+    return this.closePromise;
+  }
+
+  private async flushForClose(): Promise<void> {
+    this.closeDeadline = Date.now() + this.closeTimeoutMs;
+    this.startFlush();
+    while (this.flushing !== undefined) await this.flushing;
+    this.releaseDrainCallbacks();
+  }
+
+  private startFlush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.flushing !== undefined || this.pending.length === 0) return;
+
+    this.flushing = this.sendPending()
+      .catch((error: unknown) => {
+        // sendWithRetry handles Redis errors, so this is a bug in the enqueuer itself.
+        this.logger.error(
+          { err: error, lostIdentifiers: this.inFlight },
+          "internal error while sending rotation jobs",
+        );
+        this.inFlight = 0;
+      })
+      .finally(() => {
+        this.flushing = undefined;
+        // Events added while the last batch was finishing start the next flush.
+        if (this.pending.length > 0) this.startFlush();
+      });
+  }
+
+  private async sendPending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatchSize);
+      this.inFlight = batch.length;
+      await this.sendWithRetry(batch);
+      this.inFlight = 0;
+      if (this.backlog <= this.lowWaterMark) this.releaseDrainCallbacks();
+    }
+  }
+
+  private async sendWithRetry(batch: RotationEvent[]): Promise<void> {
+    const jobs = batch.map((data) => ({
+      name: ROTATION_JOB_NAME,
+      data,
+      opts: ROTATION_JOB_OPTIONS,
+    }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.queue.addBulk(jobs);
+        this.recordSent(batch);
+        return;
+      } catch (error) {
+        const remainingMs = (this.closeDeadline ?? Infinity) - Date.now();
+        if (remainingMs <= 0) {
+          this.logger.error(
+            { err: error, attempt, droppedIdentifiers: batch.length },
+            "adding rotation jobs to Redis failed and the gateway is shutting down; " +
+              "the identifiers of this batch are lost, so rotate those secrets again",
+          );
+          return;
+        }
+
+        const delayMs = Math.min(this.backoffMs(attempt), remainingMs);
+        this.logger.warn(
+          { err: error, attempt, identifiers: batch.length, retryInMs: Math.round(delayMs) },
+          "adding rotation jobs to Redis failed; retrying",
+        );
+        await sleep(delayMs);
+      }
+    }
+  }
+
+  /** Exponential backoff with jitter between 50 % and 100 % of the step. */
+  private backoffMs(attempt: number): number {
+    const step = Math.min(this.retryBaseDelayMs * 2 ** (attempt - 1), this.retryMaxDelayMs);
+    return step * (0.5 + Math.random() / 2);
+  }
+
+  private recordSent(batch: RotationEvent[]): void {
+    const now = Date.now();
+    const perSource = new Map<string, { config: string; source: string; count: number }>();
+    for (const event of batch) {
+      this.metrics.enqueueLatency.observe(Math.max(0, now - event.receivedAt) / 1000);
+
+      const key = `${event.configName}\u0000${event.sourceIndex}`;
+      const entry = perSource.get(key);
+      if (entry !== undefined) entry.count += 1;
+      else
+        perSource.set(key, {
+          config: event.configName,
+          source: String(event.sourceIndex),
+          count: 1,
+        });
+    }
+    for (const { config, source, count } of perSource.values()) {
+      this.metrics.identifiersEnqueued.inc({ config, source }, count);
+    }
+  }
+
+  private releaseDrainCallbacks(): void {
+    const callbacks = this.drainCallbacks;
+    this.drainCallbacks = [];
+    for (const callback of callbacks) callback();
+  }
+}

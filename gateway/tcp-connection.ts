@@ -1,0 +1,169 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import type { TcpSocketSource } from "../shared/config-schema.js";
+import type { IdentifierPath } from "../shared/identifier-path.js";
+import type { Logger } from "../shared/logger.js";
+import { MessageResult } from "../shared/metrics.js";
+import { extractIdentifiers } from "./document-identifiers.js";
+import { JsonFramer, type Frame } from "./json-framer.js";
+import { LogRateLimiter } from "./log-rate-limiter.js";
+import type { RotationEnqueuer } from "./rotation-enqueuer.js";
+
+/** Rejection warnings logged per connection in each window; the rest are counted. */
+const WARNINGS_PER_WINDOW = 10;
+const WARNING_WINDOW_MS = 10_000;
+
+/** Settings, metrics and logger shared by every connection of one TCP source. */
+export interface SourceContext {
+  readonly configName: string;
+  readonly source: TcpSocketSource;
+  readonly identifierPath: IdentifierPath;
+  readonly enqueuer: RotationEnqueuer;
+  /** `reloader_gateway_messages_total` bound to this source, by result. */
+  readonly messages: Record<MessageResult, { inc(): void }>;
+  /** `reloader_gateway_open_connections` bound to this source. */
+  readonly openConnections: { inc(): void; dec(): void };
+  readonly logger: Logger;
+}
+
+/** Documents and identifiers of one connection, logged when it closes. */
+interface ConnectionTotals {
+  documents: number;
+  identifiers: number;
+  rejected: number;
+}
+
+/**
+ * One sender's TCP connection: frames its bytes into JSON documents, reads the identifier of
+ * each and hands it to the enqueuer. Pauses the socket while the enqueuer is saturated.
+ */
+export class TcpConnection {
+  readonly id = randomUUID();
+  /** Resolves when the socket has closed and its last bytes are processed. */
+  readonly closed: Promise<void>;
+
+  private readonly logger: Logger;
+  private readonly framer: JsonFramer;
+  private readonly warnings = new LogRateLimiter(WARNINGS_PER_WINDOW, WARNING_WINDOW_MS);
+  private readonly totals: ConnectionTotals = { documents: 0, identifiers: 0, rejected: 0 };
+  private paused = false;
+  private graceTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly context: SourceContext,
+  ) {
+    const remoteAddress = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
+    this.logger = context.logger.child({ connectionId: this.id, remoteAddress });
+    this.framer = new JsonFramer({ maxMessageBytes: context.source.maxMessageBytes });
+
+    context.openConnections.inc();
+    this.logger.debug("connection opened");
+
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (error: NodeJS.ErrnoException) => this.onError(error));
+    this.closed = new Promise((resolve) => {
+      socket.once("close", () => {
+        this.onClose();
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Closes the connection for shutdown. Sends FIN and keeps reading what the sender had
+   * already sent until it closes its side, or destroys the socket after `graceMs`.
+   */
+  end(graceMs: number): Promise<void> {
+    if (!this.socket.destroyed) {
+      this.socket.end();
+      this.graceTimer ??= setTimeout(() => this.socket.destroy(), graceMs);
+    }
+    return this.closed;
+  }
+
+  private onData(chunk: Buffer): void {
+    const receivedAt = Date.now();
+    for (const frame of this.framer.push(chunk)) this.handleFrame(frame, receivedAt);
+    this.applyBackPressure();
+  }
+
+  private handleFrame(frame: Frame, receivedAt: number): void {
+    if (frame.kind === "rejected") {
+      this.reject(frame.reason, { offset: frame.offset, detail: frame.detail });
+      return;
+    }
+
+    this.totals.documents += 1;
+    const extraction = extractIdentifiers(this.context.identifierPath, frame.value);
+    if (extraction.kind === "rejected") {
+      this.reject(extraction.reason, { offset: frame.offset, valueType: extraction.valueType });
+      return;
+    }
+
+    this.context.messages[MessageResult.Accepted].inc();
+    const { configName, source } = this.context;
+    for (const identifier of extraction.identifiers) {
+      this.context.enqueuer.enqueue({
+        configName,
+        sourceType: source.type,
+        sourceIndex: source.index,
+        identifier,
+        receivedAt,
+      });
+    }
+    this.totals.identifiers += extraction.identifiers.length;
+    this.logger.debug(
+      { identifiers: extraction.identifiers, skippedValues: extraction.skippedValues },
+      "document accepted",
+    );
+  }
+
+  private reject(reason: MessageResult, fields: Record<string, unknown>): void {
+    this.context.messages[reason].inc();
+    this.totals.rejected += 1;
+
+    const permit = this.warnings.take();
+    if (!permit.allowed) return;
+    this.logger.warn(
+      {
+        reason,
+        identifierPath: this.context.identifierPath.source,
+        suppressedWarnings: permit.suppressed,
+        ...fields,
+      },
+      "document rejected",
+    );
+  }
+
+  private applyBackPressure(): void {
+    if (this.paused || !this.context.enqueuer.saturated) return;
+
+    this.paused = true;
+    this.socket.pause();
+    this.logger.debug(
+      { backlog: this.context.enqueuer.backlog },
+      "reading paused: Redis is behind",
+    );
+    this.context.enqueuer.whenDrained(() => {
+      this.paused = false;
+      if (!this.socket.destroyed) this.socket.resume();
+    });
+  }
+
+  private onError(error: NodeJS.ErrnoException): void {
+    const fields = { err: error, code: error.code };
+    if (error.code === "ECONNRESET" || error.code === "EPIPE") {
+      this.logger.info(fields, "sender reset the connection");
+    } else {
+      this.logger.warn(fields, "connection failed");
+    }
+  }
+
+  private onClose(): void {
+    clearTimeout(this.graceTimer);
+    for (const frame of this.framer.end()) this.handleFrame(frame, Date.now());
+    this.context.openConnections.dec();
+    this.logger.info({ ...this.totals }, "connection closed");
+  }
+}

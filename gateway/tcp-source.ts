@@ -1,0 +1,183 @@
+import { createServer, type Server, type Socket } from "node:net";
+import type { TcpSocketSource } from "../shared/config-schema.js";
+import { compileIdentifierPath } from "../shared/identifier-path.js";
+import type { Logger } from "../shared/logger.js";
+import { MessageResult, type GatewayMetrics } from "../shared/metrics.js";
+import { formatAddress, ListenError } from "./listen-error.js";
+import { LogRateLimiter } from "./log-rate-limiter.js";
+import type { RotationEnqueuer } from "./rotation-enqueuer.js";
+import { TcpConnection, type SourceContext } from "./tcp-connection.js";
+
+/** Time in ms that `close()` waits for senders to close their side when unset. */
+export const DEFAULT_CONNECTION_CLOSE_GRACE_MS = 2000;
+
+/** Simultaneous connections per source when unset; each may buffer up to `maxMessageBytes`. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+
+/** Options of a `TcpSource`. */
+export interface TcpSourceOptions {
+  /** `metadata.name` of the Config that declares the source. */
+  readonly configName: string;
+  readonly source: TcpSocketSource;
+  readonly enqueuer: RotationEnqueuer;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  /**
+   * Time in ms that `close()` keeps reading from senders after sending FIN, before it
+   * destroys their connections. Default `DEFAULT_CONNECTION_CLOSE_GRACE_MS` (2000).
+   */
+  readonly connectionCloseGraceMs?: number;
+  /**
+   * Maximum simultaneous connections; Node.js closes connections beyond it at once.
+   * Default `DEFAULT_MAX_CONNECTIONS` (1024).
+   */
+  readonly maxConnections?: number;
+}
+
+/** Host and port that a started source listens on. */
+export interface BoundAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * One TCPSocket notification source: a `net.Server` on the source's host and port whose
+ * connections each carry a stream of JSON documents.
+ */
+export class TcpSource {
+  private readonly server: Server;
+  private readonly context: SourceContext;
+  private readonly connections = new Set<TcpConnection>();
+  private readonly graceMs: number;
+  private readonly dropWarnings = new LogRateLimiter(1, 10_000);
+  private listening = false;
+  private closePromise: Promise<void> | undefined;
+
+  /** @throws IdentifierPathError when the source's identifier path is not supported. */
+  constructor(private readonly options: TcpSourceOptions) {
+    const { configName, source, metrics } = options;
+    const labels = { config: configName, source: String(source.index) };
+    const messages = Object.fromEntries(
+      Object.values(MessageResult).map((result) => [
+        result,
+        metrics.messages.labels({ ...labels, result }),
+      ]),
+    ) as SourceContext["messages"];
+
+    this.context = {
+      configName,
+      source,
+      identifierPath: compileIdentifierPath(source.identifierPathOnPayload),
+      enqueuer: options.enqueuer,
+      messages,
+      openConnections: metrics.openConnections.labels(labels),
+      logger: options.logger,
+    };
+    this.graceMs = options.connectionCloseGraceMs ?? DEFAULT_CONNECTION_CLOSE_GRACE_MS;
+
+    this.server = createServer((socket) => this.accept(socket));
+    this.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.server.on("drop", (data) => this.warnDropped(data?.remoteAddress));
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Binds the source's host and port; resolves once it listens.
+   *
+   * @throws ListenError naming host:port and the fix, such as for EADDRINUSE or EACCES.
+   */
+  start(): Promise<void> {
+    const { host, port, index } = this.options.source;
+    return new Promise((resolve, reject) => {
+      const onError = (error: NodeJS.ErrnoException) => {
+        this.server.off("listening", onListening);
+        reject(new ListenError(host, port, this.options.configName, index, error));
+      };
+      const onListening = () => {
+        this.server.off("error", onError);
+        this.server.on("error", (error) =>
+          this.options.logger.error({ err: error }, "listener failed"),
+        );
+        this.listening = true;
+
+        const bound = this.address();
+        this.options.logger.info(
+          {
+            address: formatAddress(bound.host, bound.port),
+            identifierPath: this.context.identifierPath.source,
+          },
+          "listening for JSON documents",
+        );
+        resolve();
+      };
+      this.server.once("error", onError);
+      this.server.once("listening", onListening);
+      this.server.listen({ host, port });
+    });
+  }
+
+  /**
+   * Returns the bound address; the port differs from the configured one when that was 0.
+   *
+   * @throws Error before `start()` has resolved.
+   */
+  address(): BoundAddress {
+    const address = this.server.address();
+    if (address === null || typeof address === "string") {
+      throw new Error(
+        `source ${this.options.source.index} of Config "${this.options.configName}" is not listening; call start() first`,
+      );
+    }
+    return { host: address.address, port: address.port };
+  }
+
+  /** Whether the server is bound and not closed. */
+  get isListening(): boolean {
+    return this.listening && this.closePromise === undefined;
+  }
+
+  /**
+   * Stops accepting connections and ends the open ones (see `TcpConnection.end`). Resolves
+   * when every connection has closed, so that every byte read has reached the enqueuer.
+   * Later calls return the same promise.
+   */
+  close(): Promise<void> {
+    this.closePromise ??= this.closeAll();
+    return this.closePromise;
+  }
+
+  private async closeAll(): Promise<void> {
+    const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const open = [...this.connections];
+    await Promise.all(open.map((connection) => connection.end(this.graceMs)));
+    await serverClosed;
+    this.options.logger.info({ closedConnections: open.length }, "source closed");
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closePromise !== undefined) {
+      socket.destroy();
+      return;
+    }
+    const connection = new TcpConnection(socket, this.context);
+    this.connections.add(connection);
+    void connection.closed.then(() => this.connections.delete(connection));
+  }
+
+  private warnDropped(remoteAddress: string | undefined): void {
+    const permit = this.dropWarnings.take();
+    if (!permit.allowed) return;
+    this.options.logger.warn(
+      {
+        remoteAddress,
+        maxConnections: this.server.maxConnections,
+        suppressedWarnings: permit.suppressed,
+      },
+      "connection refused: the source has reached maxConnections",
+    );
+  }
+}

@@ -1,0 +1,286 @@
+import { readFile } from "node:fs/promises";
+import { parseAllDocuments } from "yaml";
+import {
+  ConfigDocumentSchema,
+  DEFAULT_IDENTIFIER_PATH,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_TCP_HOST,
+  DEFAULT_TCP_PORT,
+  DestinationType,
+  SUPPORTED_DESTINATION_TYPES,
+  SUPPORTED_SOURCE_TYPES,
+  SourceType,
+  type ConfigDocument,
+  type ExternalSecretDestination,
+  type NotificationSource,
+  type ReloaderConfig,
+} from "./config-schema.js";
+import { ConfigError, IdentifierPathError, type ConfigProblem } from "./errors.js";
+import { compileIdentifierPath } from "./identifier-path.js";
+import { schemaProblems } from "./schema-problems.js";
+
+const KNOWN_SOURCE_TYPES = new Set<string>(Object.values(SourceType));
+const KNOWN_DESTINATION_TYPES = new Set<string>(Object.values(DestinationType));
+
+/** Maps a source type to the field of its settings, as the Config schema names it. */
+const SOURCE_FIELDS: Record<SourceType, string> = {
+  TCPSocket: "tcpSocket",
+  HashicorpVault: "hashicorpVault",
+  Webhook: "webhook",
+  AwsSqs: "awsSqs",
+  AzureEventGrid: "azureEventGrid",
+  GooglePubSub: "googlePubSub",
+  KubernetesSecret: "kubernetesSecret",
+  Mock: "mock",
+};
+
+/**
+ * Reads every `Config` document from a YAML file (documents separated by `---`), validates
+ * them and applies the defaults. Throws one `ConfigError` that lists every problem of the
+ * file, each by field path and reason.
+ */
+export async function loadConfigFile(file: string): Promise<ReloaderConfig[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError(file, [{ path: "(file)", message: `cannot be read (${reason})` }], {
+      cause: error,
+    });
+  }
+  return parseConfigText(text, file);
+}
+
+/** Parses and validates Config documents from YAML text; `file` names the source in errors. */
+export function parseConfigText(text: string, file: string): ReloaderConfig[] {
+  const problems: ConfigProblem[] = [];
+  const configs: ReloaderConfig[] = [];
+  const documents = parseAllDocuments(text);
+  const items = Array.isArray(documents) ? documents : [documents];
+
+  items.forEach((document, index) => {
+    const prefix = items.length > 1 ? `(document ${index + 1}) ` : "";
+    if (document.errors.length > 0) {
+      for (const error of document.errors) {
+        problems.push({ path: `${prefix}(yaml)`, message: error.message.split("\n")[0] ?? "" });
+      }
+      return;
+    }
+
+    const value: unknown = document.toJS();
+    if (value === null || value === undefined) return;
+
+    const config = validateDocument(value, prefix, problems);
+    if (config !== undefined) configs.push(config);
+  });
+
+  if (problems.length === 0 && configs.length === 0) {
+    problems.push({ path: "(file)", message: "holds no Config document; add one" });
+  }
+  problems.push(...crossConfigProblems(configs));
+
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return configs;
+}
+
+/** Loads several files and checks them together (unique names, no shared listen address). */
+export async function loadConfigFiles(files: readonly string[]): Promise<ReloaderConfig[]> {
+  const configs: ReloaderConfig[] = [];
+  for (const file of files) configs.push(...(await loadConfigFile(file)));
+
+  const problems = crossConfigProblems(configs);
+  if (problems.length > 0) throw new ConfigError(files.join(", "), problems);
+  return configs;
+}
+
+function validateDocument(
+  value: unknown,
+  prefix: string,
+  problems: ConfigProblem[],
+): ReloaderConfig | undefined {
+  const found = schemaProblems(ConfigDocumentSchema, value);
+  const withPrefix = (problem: ConfigProblem): ConfigProblem => ({
+    path: `${prefix}${problem.path}`,
+    message: problem.message,
+  });
+
+  if (found.length > 0) {
+    problems.push(...found.map(withPrefix));
+    return undefined;
+  }
+
+  const document = value as ConfigDocument;
+  const local: ConfigProblem[] = [];
+  const sources = document.spec.notificationSources.map((source, index) =>
+    toSource(source, index, local),
+  );
+  const destinations = document.spec.destinationsToWatch.map((destination, index) =>
+    toDestination(destination, index, local),
+  );
+
+  problems.push(...local.map(withPrefix));
+  if (local.length > 0) return undefined;
+
+  return Object.freeze({
+    name: document.metadata.name,
+    sources: Object.freeze(sources.filter((source) => source !== undefined)),
+    destinations: Object.freeze(destinations.filter((item) => item !== undefined)),
+  });
+}
+
+function toSource(
+  source: ConfigDocument["spec"]["notificationSources"][number],
+  index: number,
+  problems: ConfigProblem[],
+): NotificationSource | undefined {
+  const path = `spec.notificationSources[${index}]`;
+
+  if (!KNOWN_SOURCE_TYPES.has(source.type)) {
+    const known = [...KNOWN_SOURCE_TYPES].join(", ");
+    problems.push({
+      path: `${path}.type`,
+      message: `unknown source type ${JSON.stringify(source.type)}; expected one of ${known}`,
+    });
+    return undefined;
+  }
+
+  const type = source.type as SourceType;
+  if (!SUPPORTED_SOURCE_TYPES.includes(type)) {
+    problems.push({
+      path: `${path}.type`,
+      message:
+        `source type ${JSON.stringify(type)} is not supported by this gateway; ` +
+        `use one of ${SUPPORTED_SOURCE_TYPES.join(", ")}, or keep the original Reloader for it`,
+    });
+    return undefined;
+  }
+
+  for (const [otherType, field] of Object.entries(SOURCE_FIELDS)) {
+    if (otherType !== type && field in source) {
+      problems.push({
+        path: `${path}.${field}`,
+        message: `does not belong to a source of type ${type}; remove it or change the type`,
+      });
+    }
+  }
+
+  const settings = source.tcpSocket ?? {};
+  const identifierPathOnPayload = settings.identifierPathOnPayload ?? DEFAULT_IDENTIFIER_PATH;
+  try {
+    compileIdentifierPath(identifierPathOnPayload);
+  } catch (error) {
+    if (!(error instanceof IdentifierPathError)) throw error;
+    problems.push({ path: `${path}.tcpSocket.identifierPathOnPayload`, message: error.message });
+    return undefined;
+  }
+
+  return Object.freeze({
+    type: SourceType.TCPSocket,
+    index,
+    host: settings.host ?? DEFAULT_TCP_HOST,
+    port: settings.port ?? DEFAULT_TCP_PORT,
+    identifierPathOnPayload,
+    maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+  });
+}
+
+function toDestination(
+  destination: ConfigDocument["spec"]["destinationsToWatch"][number],
+  index: number,
+  problems: ConfigProblem[],
+): ExternalSecretDestination | undefined {
+  const path = `spec.destinationsToWatch[${index}]`;
+  const type = destination.type ?? (destination.deployment ? "Deployment" : "ExternalSecret");
+
+  if (!KNOWN_DESTINATION_TYPES.has(type)) {
+    const known = [...KNOWN_DESTINATION_TYPES].join(", ");
+    problems.push({
+      path: `${path}.type`,
+      message: `unknown destination type ${JSON.stringify(type)}; expected one of ${known}`,
+    });
+    return undefined;
+  }
+
+  if (!SUPPORTED_DESTINATION_TYPES.includes(type as DestinationType)) {
+    problems.push({
+      path: `${path}.type`,
+      message:
+        `destination type ${JSON.stringify(type)} is not supported by this gateway; ` +
+        `use ${SUPPORTED_DESTINATION_TYPES.join(", ")}`,
+    });
+    return undefined;
+  }
+
+  const externalSecret = destination.externalSecret ?? {};
+  problems.push(...selectorProblems(externalSecret, `${path}.externalSecret`));
+  return Object.freeze(externalSecret);
+}
+
+function selectorProblems(destination: ExternalSecretDestination, path: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const selectors = [
+    { selector: destination.labelSelectors, at: `${path}.labelSelectors` },
+    ...(destination.namespaceSelectors ?? []).map((selector, index) => ({
+      selector,
+      at: `${path}.namespaceSelectors[${index}]`,
+    })),
+  ];
+
+  for (const { selector, at } of selectors) {
+    (selector?.matchExpressions ?? []).forEach((requirement, index) => {
+      const where = `${at}.matchExpressions[${index}].values`;
+      const count = requirement.values?.length ?? 0;
+      const needsValues = requirement.operator === "In" || requirement.operator === "NotIn";
+
+      if (needsValues && count === 0) {
+        problems.push({ path: where, message: `must not be empty for ${requirement.operator}` });
+      }
+      if (!needsValues && count > 0) {
+        problems.push({ path: where, message: `must be empty for ${requirement.operator}` });
+      }
+    });
+  }
+
+  return problems;
+}
+
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);
+
+/** Two listeners collide on one port when they share the host or either binds every address. */
+function addressesCollide(a: NotificationSource, b: NotificationSource): boolean {
+  if (a.port !== b.port) return false;
+  return a.host === b.host || WILDCARD_HOSTS.has(a.host) || WILDCARD_HOSTS.has(b.host);
+}
+
+function crossConfigProblems(configs: readonly ReloaderConfig[]): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const names = new Set<string>();
+  const listeners: { source: NotificationSource; owner: string }[] = [];
+
+  for (const config of configs) {
+    if (names.has(config.name)) {
+      problems.push({
+        path: "metadata.name",
+        message: `Config ${JSON.stringify(config.name)} is defined twice; names must be unique`,
+      });
+    }
+    names.add(config.name);
+
+    for (const source of config.sources) {
+      const owner = `${config.name} spec.notificationSources[${source.index}]`;
+      const previous = listeners.find((listener) => addressesCollide(listener.source, source));
+      if (previous !== undefined) {
+        problems.push({
+          path: `${owner}.tcpSocket.port`,
+          message:
+            `listen address ${source.host}:${source.port} collides with ` +
+            `${previous.source.host}:${previous.source.port} of ${previous.owner}; pick another port`,
+        });
+      }
+      listeners.push({ source, owner });
+    }
+  }
+
+  return problems;
+}

@@ -1,0 +1,127 @@
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  collectDefaultMetrics,
+  type Metric,
+} from "prom-client";
+
+/** Options of `createMetricsRegistry`. */
+export interface MetricsRegistryOptions {
+  /** Whether to add prom-client's process metrics (CPU, memory, event loop). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/**
+ * Creates the Prometheus registry of one process. Each process and each test gets its own
+ * registry rather than prom-client's global one, so the metrics of separate instances stay
+ * apart.
+ */
+export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Registry {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Outcome of one document read by the gateway; the values are the `result` label. */
+export const MessageResult = {
+  Accepted: "accepted",
+  InvalidJson: "invalid_json",
+  MissingIdentifier: "missing_identifier",
+  NotString: "not_string",
+  Oversize: "oversize",
+} as const;
+export type MessageResult = (typeof MessageResult)[keyof typeof MessageResult];
+
+/** Labels that name one notification source: the Config name and the source's index. */
+export type SourceLabels = "config" | "source";
+
+/** The gateway's metrics, registered in one registry. */
+export interface GatewayMetrics {
+  /** `reloader_gateway_messages_total{config, source, result}`: documents and rejected lines. */
+  readonly messages: Counter<SourceLabels | "result">;
+  /** `reloader_gateway_identifiers_enqueued_total{config, source}`: jobs stored in Redis. */
+  readonly identifiersEnqueued: Counter<SourceLabels>;
+  /** `reloader_gateway_open_connections{config, source}`: TCP connections open now. */
+  readonly openConnections: Gauge<SourceLabels>;
+  /** `reloader_gateway_enqueue_latency_seconds`: from reading a document to its job in Redis. */
+  readonly enqueueLatency: Histogram<never>;
+}
+
+/** Metric names, for tests and dashboards. */
+export const GatewayMetricName = {
+  Messages: "reloader_gateway_messages_total",
+  IdentifiersEnqueued: "reloader_gateway_identifiers_enqueued_total",
+  OpenConnections: "reloader_gateway_open_connections",
+  EnqueueLatency: "reloader_gateway_enqueue_latency_seconds",
+} as const;
+
+/**
+ * Registers the gateway's metrics in `registry`, or returns the ones already registered
+ * there, so several gateways in one process can share a registry.
+ */
+export function createGatewayMetrics(registry: Registry): GatewayMetrics {
+  return {
+    messages: registered(registry, GatewayMetricName.Messages, () => {
+      return new Counter({
+        name: GatewayMetricName.Messages,
+        help: "Documents and rejected lines read from notification sources, by result.",
+        labelNames: ["config", "source", "result"],
+        registers: [registry],
+      });
+    }),
+    identifiersEnqueued: registered(registry, GatewayMetricName.IdentifiersEnqueued, () => {
+      return new Counter({
+        name: GatewayMetricName.IdentifiersEnqueued,
+        help: "Secret identifiers stored as rotation jobs in Redis.",
+        labelNames: ["config", "source"],
+        registers: [registry],
+      });
+    }),
+    openConnections: registered(registry, GatewayMetricName.OpenConnections, () => {
+      return new Gauge({
+        name: GatewayMetricName.OpenConnections,
+        help: "TCP connections open on notification sources.",
+        labelNames: ["config", "source"],
+        registers: [registry],
+      });
+    }),
+    enqueueLatency: registered(registry, GatewayMetricName.EnqueueLatency, () => {
+      return new Histogram({
+        name: GatewayMetricName.EnqueueLatency,
+        help: "Seconds from reading a document to storing its rotation job in Redis.",
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [registry],
+      });
+    }),
+  };
+}
+
+function registered<T extends Metric>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+/**
+ * Returns the current value of a counter or gauge for exactly these labels, or 0 when that
+ * series has not been recorded.
+ */
+export async function readMetricValue(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`metric ${name} is not registered in this registry`);
+
+  const data = await metric.get();
+  const expectedLabels = Object.entries(labels);
+  const series = data.values.find((value) => {
+    const keys = Object.keys(value.labels);
+    return (
+      keys.length === expectedLabels.length &&
+      expectedLabels.every(([key, expected]) => String(value.labels[key]) === expected)
+    );
+  });
+  return series?.value ?? 0;
+}

@@ -1,0 +1,64 @@
+import Fastify from "fastify";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+
+/** Options of the operations HTTP server. */
+export interface OpsServerOptions {
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** Returns the reasons the process is not ready; an empty list means ready. */
+  readonly readiness: () => Promise<string[]> | string[];
+}
+
+/**
+ * Serves `/healthz` (the process runs), `/readyz` (it can do its work: 503 lists why not)
+ * and `/metrics` (Prometheus text format) for probes and scrapers.
+ */
+export class OpsServer {
+  private readonly app: ReturnType<typeof createApp>;
+  private closed = false;
+
+  constructor(private readonly options: OpsServerOptions) {
+    this.app = createApp(options);
+  }
+
+  /** Binds the port and returns the listening URL. */
+  async start(): Promise<string> {
+    return this.app.listen({ host: this.options.host, port: this.options.port });
+  }
+
+  /** The bound TCP port, once started. */
+  port(): number {
+    const address = this.app.server.address();
+    return typeof address === "object" && address !== null ? address.port : this.options.port;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.app.close();
+  }
+}
+
+function createApp(options: OpsServerOptions) {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: "http" }),
+    disableRequestLogging: true,
+  });
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_request, reply) => {
+    const reasons = await options.readiness();
+    if (reasons.length > 0) return reply.code(503).send({ status: "not ready", reasons });
+    return { status: "ready" };
+  });
+
+  app.get("/metrics", async (_request, reply) => {
+    const body = await options.registry.metrics();
+    return reply.type(options.registry.contentType).send(body);
+  });
+  return app;
+}

@@ -1,0 +1,75 @@
+import type { Logger } from "pino";
+import { ReloaderError } from "./errors.js";
+
+/** A long-lived part of a process. */
+export interface Service {
+  start(): Promise<void>;
+  /** Stops the part; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Options of `runService`. */
+export interface RunOptions {
+  readonly logger: Logger;
+  readonly service: Service;
+  /** Time allowed for `close()` after SIGTERM before the process exits with status 1, in ms. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+/**
+ * Starts `service` and stops it on SIGTERM or SIGINT, exiting 0 after a clean stop. A
+ * second signal, or a stop that outlasts `shutdownTimeoutMs`, exits 1 at once.
+ */
+export async function runService(options: RunOptions): Promise<void> {
+  const { logger, service } = options;
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 30_000;
+  let stopping = false;
+
+  const stop = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, "second signal during shutdown; exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, "shutting down");
+
+    const timer = setTimeout(() => {
+      logger.error({ shutdownTimeoutMs }, "shutdown timed out; exiting");
+      process.exit(1);
+    }, shutdownTimeoutMs);
+    timer.unref();
+
+    service.close().then(
+      () => {
+        logger.info("stopped");
+        logger.flush();
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+
+  try {
+    await service.start();
+  } catch (error) {
+    logger.error({ err: error }, "start failed");
+    await service.close().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+/**
+ * Prints a start-up error the way an operator needs it: a `ReloaderError` as its message
+ * alone (it already names the value and the fix), anything else with its stack.
+ */
+export function reportFatal(error: unknown): never {
+  if (error instanceof ReloaderError) process.stderr.write(`${error.message}\n`);
+  else process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, test } from "node:test";
+import { RotationEnqueuer, type RotationEnqueuerOptions } from "../../gateway/rotation-enqueuer.js";
+import {
+  createGatewayMetrics,
+  createMetricsRegistry,
+  GatewayMetricName,
+  readMetricValue,
+} from "../../shared/metrics.js";
+import { capturingLogger, FakeQueue, rotationEvent } from "./fake-queue.js";
+
+function createEnqueuer(queue: FakeQueue, options: Partial<RotationEnqueuerOptions> = {}) {
+  const registry = createMetricsRegistry({ processMetrics: false });
+  const { logger, lines } = capturingLogger();
+  const enqueuer = new RotationEnqueuer({
+    queue,
+    logger,
+    metrics: createGatewayMetrics(registry),
+    retryBaseDelayMs: 5,
+    ...options,
+  });
+  return { enqueuer, registry, lines };
+}
+
+function names(count: number, prefix = "id"): string[] {
+  return Array.from({ length: count }, (_, i) => `${prefix}/${i}`);
+}
+
+describe("RotationEnqueuer batching", () => {
+  test("full batches go out in order", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer } = createEnqueuer(queue, { maxBatchSize: 500 });
+    for (const name of names(1200)) enqueuer.enqueue(rotationEvent(name));
+    await enqueuer.close();
+
+    assert.deepEqual(
+      queue.batches.map((batch) => batch.length),
+      [500, 500, 200],
+    );
+    assert.deepEqual(queue.identifiers, names(1200));
+  });
+
+  test("partial batch waits for flushDelayMs", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer } = createEnqueuer(queue, { flushDelayMs: 30 });
+    enqueuer.enqueue(rotationEvent("a"));
+    enqueuer.enqueue(rotationEvent("b"));
+    assert.equal(queue.batches.length, 0);
+
+    await sleep(80);
+    assert.deepEqual(queue.identifiers, ["a", "b"]);
+    await enqueuer.close();
+  });
+
+  test("close() sends a partial batch at once", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer } = createEnqueuer(queue, { flushDelayMs: 60_000 });
+    enqueuer.enqueue(rotationEvent("a"));
+    await enqueuer.close();
+    assert.deepEqual(queue.identifiers, ["a"]);
+  });
+
+  test("enqueue after close() throws", async () => {
+    const { enqueuer } = createEnqueuer(new FakeQueue());
+    await enqueuer.close();
+    assert.throws(() => enqueuer.enqueue(rotationEvent("late")), /after the enqueuer was closed/);
+  });
+
+  test("metrics count identifiers per source", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer, registry } = createEnqueuer(queue);
+    enqueuer.enqueue(rotationEvent("a", 0));
+    enqueuer.enqueue(rotationEvent("b", 1));
+    enqueuer.enqueue(rotationEvent("c", 1));
+    await enqueuer.close();
+
+    const read = (source: string) =>
+      readMetricValue(registry, GatewayMetricName.IdentifiersEnqueued, { config: "test", source });
+    assert.equal(await read("0"), 1);
+    assert.equal(await read("1"), 2);
+    const text = await registry.getSingleMetricAsString(GatewayMetricName.EnqueueLatency);
+    assert.match(text, new RegExp(`^${GatewayMetricName.EnqueueLatency}_count 3$`, "m"));
+  });
+});
+
+describe("RotationEnqueuer failures", () => {
+  test("failed batches are retried until stored", async () => {
+    const queue = new FakeQueue();
+    queue.failuresLeft = 2;
+    const { enqueuer, lines } = createEnqueuer(queue);
+    enqueuer.enqueue(rotationEvent("a"));
+    enqueuer.enqueue(rotationEvent("b"));
+    await enqueuer.close();
+
+    assert.deepEqual(queue.identifiers, ["a", "b"]);
+    const retries = lines.filter(
+      (line) => line.msg === "adding rotation jobs to Redis failed; retrying",
+    );
+    assert.deepEqual(
+      retries.map((line) => [line.level, line.attempt, line.identifiers]),
+      [
+        [40, 1, 2],
+        [40, 2, 2],
+      ],
+    );
+  });
+
+  test("close() gives up after closeTimeoutMs", async () => {
+    const queue = new FakeQueue();
+    queue.failuresLeft = Number.POSITIVE_INFINITY;
+    const { enqueuer, lines } = createEnqueuer(queue, { closeTimeoutMs: 100 });
+    enqueuer.enqueue(rotationEvent("a"));
+
+    const started = Date.now();
+    await enqueuer.close();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed >= 100, `close() returned after ${elapsed} ms`);
+    assert.ok(elapsed < 2000, `close() took ${elapsed} ms`);
+
+    const lost = lines.filter((line) => line.level === 50);
+    assert.equal(lost.length, 1);
+    assert.equal(lost[0]?.droppedIdentifiers, 1);
+  });
+});
+
+describe("RotationEnqueuer back-pressure", () => {
+  test("saturated until the backlog drains", async () => {
+    const queue = new FakeQueue();
+    queue.hold();
+    const { enqueuer } = createEnqueuer(queue, {
+      maxBatchSize: 4,
+      highWaterMark: 10,
+      lowWaterMark: 5,
+    });
+    for (const name of names(9)) enqueuer.enqueue(rotationEvent(name));
+    assert.equal(enqueuer.saturated, false);
+    enqueuer.enqueue(rotationEvent("id/9"));
+    assert.equal(enqueuer.saturated, true);
+    assert.equal(enqueuer.backlog, 10);
+
+    let drained = 0;
+    enqueuer.whenDrained(() => (drained += 1));
+    await sleep(20);
+    assert.equal(drained, 0);
+
+    queue.release();
+    await enqueuer.close();
+    assert.equal(drained, 1);
+    assert.equal(enqueuer.saturated, false);
+    assert.deepEqual(queue.identifiers, names(10));
+  });
+
+  test("whenDrained calls back at once when idle", () => {
+    const { enqueuer } = createEnqueuer(new FakeQueue());
+    let called = false;
+    enqueuer.whenDrained(() => (called = true));
+    assert.equal(called, true);
+  });
+});

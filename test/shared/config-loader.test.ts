@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { loadConfigFile, loadConfigFiles, parseConfigText } from "../../shared/config-loader.js";
+import { ConfigError, ErrorCode } from "../../shared/errors.js";
+import { fixturePath } from "../support/fixtures.js";
+
+const HEADER = `apiVersion: reloader.external-secrets.io/v1alpha1
+kind: Config
+metadata:
+  name: sample
+`;
+
+/** Parses `text` and returns the problems of the ConfigError it must raise. */
+function problemsOf(text: string): string[] {
+  try {
+    parseConfigText(text, "inline.yaml");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    assert.equal(error.code, ErrorCode.ConfigInvalid);
+    return error.problems.map((problem) => `${problem.path}: ${problem.message}`);
+  }
+  assert.fail("expected the config to be rejected");
+}
+
+describe("config loader", () => {
+  it("loads the default case with its values", async () => {
+    const [config] = await loadConfigFile(fixturePath("config-default.yaml"));
+    assert.ok(config);
+    assert.equal(config.name, "tcp-default");
+    assert.deepEqual(config.sources, [
+      {
+        type: "TCPSocket",
+        index: 0,
+        host: "0.0.0.0",
+        port: 8000,
+        identifierPathOnPayload: "0.data.ObjectName",
+        maxMessageBytes: 1024 * 1024,
+      },
+    ]);
+    assert.deepEqual(config.destinations, [{ labelSelectors: { matchLabels: {} } }]);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it("applies defaults to an empty tcpSocket", () => {
+    const text = `${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {}
+  destinationsToWatch:
+    - externalSecret: {}
+`;
+    const [config] = parseConfigText(text, "inline.yaml");
+    const source = config?.sources[0];
+    assert.equal(source?.host, "0.0.0.0");
+    assert.equal(source?.port, 8000);
+    assert.equal(source?.identifierPathOnPayload, "0.data.ObjectName");
+  });
+
+  it("loads selectors of the selective case", async () => {
+    const [config] = await loadConfigFile(fixturePath("config-selective.yaml"));
+    const destination = config?.destinations[0];
+    assert.equal(config?.sources[0]?.host, "127.0.0.1");
+    assert.equal(destination?.namespaceSelectors?.length, 2);
+    assert.equal(destination?.labelSelectors?.matchExpressions?.[1]?.operator, "DoesNotExist");
+  });
+
+  it("names a non-integer port by field path", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {port: 80a}
+  destinationsToWatch:
+    - externalSecret: {}
+`);
+    assert.deepEqual(problems, [
+      'spec.notificationSources[0].tcpSocket.port: must be an integer from 1 to 65535, got "80a"',
+    ]);
+  });
+
+  it("lists every problem at once", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {port: 70000, identifierPathOnPaylod: x}
+  destinationsToWatch:
+    - externalSecret:
+        labelSelectors:
+          matchExpressions:
+            - {key: tier, operator: Is, values: [a]}
+`);
+    assert.equal(problems.length, 3);
+    assert.match(problems[0] ?? "", /^spec\.notificationSources\[0\]\.tcpSocket\.port: .*70000/);
+    assert.match(problems[1] ?? "", /identifierPathOnPaylod: unknown field; expected one of host/);
+    assert.match(
+      problems[2] ?? "",
+      /matchExpressions\[0\]\.operator: must be one of In, NotIn, Exists, DoesNotExist, got "Is"/,
+    );
+  });
+
+  it("rejects unsupported source types by name", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: AwsSqs
+      awsSqs: {queueURL: x}
+    - type: Kafka
+  destinationsToWatch:
+    - externalSecret: {}
+`);
+    assert.match(problems[0] ?? "", /\[0\]\.type: source type "AwsSqs" is not supported/);
+    assert.match(problems[1] ?? "", /\[1\]\.type: unknown source type "Kafka"; expected one of/);
+  });
+
+  it("rejects a Deployment destination", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+  destinationsToWatch:
+    - type: Deployment
+      deployment: {}
+`);
+    assert.match(problems[0] ?? "", /destinationsToWatch\[0\]\.type: destination type "Deployment"/);
+  });
+
+  it("rejects In without values", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+  destinationsToWatch:
+    - externalSecret:
+        namespaceSelectors:
+          - matchExpressions: [{key: team, operator: In}]
+          - matchExpressions: [{key: team, operator: Exists, values: [x]}]
+`);
+    assert.deepEqual(problems, [
+      "spec.destinationsToWatch[0].externalSecret.namespaceSelectors[0].matchExpressions[0].values: must not be empty for In",
+      "spec.destinationsToWatch[0].externalSecret.namespaceSelectors[1].matchExpressions[0].values: must be empty for Exists",
+    ]);
+  });
+
+  it("rejects an unsupported identifier path", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {identifierPathOnPayload: "data|@reverse"}
+  destinationsToWatch:
+    - externalSecret: {}
+`);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? "", /tcpSocket\.identifierPathOnPayload: invalid identifier path/);
+  });
+
+  it("rejects a wrong kind and missing spec", () => {
+    const problems = problemsOf(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: x}
+`);
+    assert.ok(problems.includes('apiVersion: must be "reloader.external-secrets.io/v1alpha1", got "v1"'));
+    assert.ok(problems.includes('kind: must be "Config", got "ConfigMap"'));
+    assert.ok(problems.includes("spec: is required"));
+  });
+
+  it("reports YAML syntax errors", () => {
+    const problems = problemsOf("spec: [unclosed\n");
+    assert.match(problems[0] ?? "", /^\(yaml\): /);
+  });
+
+  it("rejects two sources on one port", () => {
+    const source = (host: string) => `    - type: TCPSocket
+      tcpSocket: {host: ${host}, port: 9000}
+`;
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
+    - externalSecret: {}
+`);
+    assert.match(problems[0] ?? "", /127\.0\.0\.1:9000 collides with 0\.0\.0\.0:9000/);
+  });
+
+  it("rejects duplicate names across files", async () => {
+    const configs = await loadConfigFiles([fixturePath("config-default.yaml")]);
+    assert.equal(configs.length, 1);
+    await assert.rejects(
+      loadConfigFiles([fixturePath("config-default.yaml"), fixturePath("config-default.yaml")]),
+      /Config "tcp-default" is defined twice/,
+    );
+  });
+
+  it("names a missing file", async () => {
+    await assert.rejects(loadConfigFile("/nonexistent/config.yaml"), (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /\/nonexistent\/config\.yaml/);
+      assert.match(error.message, /cannot be read \(ENOENT\)/);
+      return true;
+    });
+  });
+});

@@ -1,0 +1,26 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Finds the project root: the nearest folder above this file that holds `test/fixtures`. */
+function findRoot(): string {
+  let directory = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(directory, "test", "fixtures", "cluster.yaml"))) {
+    const parent = dirname(directory);
+    if (parent === directory) throw new Error(`no test/fixtures folder above ${import.meta.url}`);
+    directory = parent;
+  }
+  return directory;
+}
+
+const ROOT = findRoot();
+
+/** Absolute path of the project root. */
+export function projectRoot(): string {
+  return ROOT;
+}
+
+/** Absolute path of a file in `test/fixtures/`. */
+export function fixturePath(name: string): string {
+  return join(ROOT, "test", "fixtures", name);
+}

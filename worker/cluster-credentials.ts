@@ -1,0 +1,45 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { UsageError } from "../shared/errors.js";
+
+const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
+/** Where the worker found its cluster credentials. */
+export type CredentialSource = "KUBECONFIG" | "~/.kube/config" | "in-cluster";
+
+/**
+ * Loads cluster credentials the way kubectl does: `KUBECONFIG`, then `~/.kube/config`, then
+ * the in-cluster service account. Unlike `KubeConfig.loadFromDefault`, it raises an error
+ * when none is found instead of falling back to `http://localhost:8080`, so a production
+ * worker never talks to whatever happens to listen there.
+ */
+export function loadClusterCredentials(env: NodeJS.ProcessEnv = process.env): {
+  kubeConfig: KubeConfig;
+  source: CredentialSource;
+} {
+  const kubeConfig = new KubeConfig();
+  const home = env.HOME ?? homedir();
+  const userConfig = join(home, ".kube", "config");
+
+  let source: CredentialSource;
+  if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "") source = "KUBECONFIG";
+  else if (existsSync(userConfig)) source = "~/.kube/config";
+  else if (existsSync(SERVICE_ACCOUNT_TOKEN)) source = "in-cluster";
+  else {
+    throw new UsageError(
+      `no Kubernetes credentials found: KUBECONFIG is unset, ${userConfig} does not exist ` +
+        `and ${SERVICE_ACCOUNT_TOKEN} is missing; set KUBECONFIG or run the worker in a pod`,
+    );
+  }
+
+  kubeConfig.loadFromDefault();
+  if (kubeConfig.getCurrentCluster() === null) {
+    throw new UsageError(
+      `the current context "${kubeConfig.getCurrentContext()}" of ${source} names no cluster; ` +
+        "pick a context with a cluster (kubectl config use-context NAME)",
+    );
+  }
+  return { kubeConfig, source };
+}

@@ -1,0 +1,108 @@
+import { Registry, collectDefaultMetrics } from "prom-client";
+import {
+  COMMON_FLAGS,
+  configFiles,
+  formatHelp,
+  integerFlag,
+  parseFlags,
+  stringFlag,
+  type FlagSpec,
+} from "../shared/cli-options.js";
+import { loadConfigFiles } from "../shared/config-loader.js";
+import { createLogger } from "../shared/logger.js";
+import { OpsServer } from "../shared/ops-server.js";
+import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
+import { createRedisConnection } from "../shared/redis-connection.js";
+import { loadClusterCredentials } from "./cluster-credentials.js";
+import {
+  DEFAULT_PATCH_CONCURRENCY,
+  DEFAULT_ROTATION_CONCURRENCY,
+  ReconcileWorker,
+} from "./reconcile-worker.js";
+
+/** Port of the worker's /healthz, /readyz and /metrics when `--http-port` is unset. */
+const DEFAULT_HTTP_PORT = 8081;
+
+const FLAGS: readonly FlagSpec[] = [
+  ...COMMON_FLAGS.map((flag) =>
+    flag.name === "http-port" ? { ...flag, defaultValue: String(DEFAULT_HTTP_PORT) } : flag,
+  ),
+  {
+    name: "rotation-concurrency",
+    env: "ROTATION_CONCURRENCY",
+    description: "rotation events resolved in parallel",
+    defaultValue: String(DEFAULT_ROTATION_CONCURRENCY),
+  },
+  {
+    name: "patch-concurrency",
+    env: "PATCH_CONCURRENCY",
+    description: "ExternalSecret patches sent in parallel",
+    defaultValue: String(DEFAULT_PATCH_CONCURRENCY),
+  },
+];
+
+const USAGE = `Usage: npm run worker -- --config FILE [options]
+
+Consumes rotation events from Redis and annotates every ExternalSecret that references
+the identifier. Reads the cluster from KUBECONFIG, ~/.kube/config or the in-cluster
+service account, in that order.`;
+
+async function main(): Promise<void> {
+  const flags = parseFlags(process.argv.slice(2), FLAGS);
+  if (flags === undefined) {
+    process.stdout.write(`${formatHelp(USAGE, FLAGS)}\n`);
+    return;
+  }
+
+  const configs = await loadConfigFiles(configFiles(flags));
+  const { kubeConfig, source } = loadClusterCredentials();
+  const logger = createLogger({ name: "worker", level: stringFlag(flags, "log-level") });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const redisUrl = stringFlag(flags, "redis-url") as string;
+  const connection = createRedisConnection(redisUrl);
+  connection.on("error", (error) => logger.warn({ err: error, redisUrl }, "redis error"));
+
+  const worker = new ReconcileWorker({
+    configs,
+    kubeConfig,
+    connection,
+    prefix: stringFlag(flags, "queue-prefix"),
+    logger,
+    registry,
+    rotationConcurrency: integerFlag(flags, "rotation-concurrency", DEFAULT_ROTATION_CONCURRENCY),
+    patchConcurrency: integerFlag(flags, "patch-concurrency", DEFAULT_PATCH_CONCURRENCY),
+  });
+
+  const httpPort = integerFlag(flags, "http-port", DEFAULT_HTTP_PORT);
+  const ops =
+    httpPort === 0
+      ? undefined
+      : new OpsServer({
+          host: stringFlag(flags, "http-host") as string,
+          port: httpPort,
+          registry,
+          logger,
+          readiness: () => (worker.isCacheSynced ? [] : ["cluster cache not synced"]),
+        });
+
+  const cluster = kubeConfig.getCurrentCluster()?.server;
+  const service: Service = {
+    async start() {
+      if (ops) logger.info({ url: await ops.start() }, "http server listening");
+      logger.info({ cluster, credentials: source, configs: configs.map((c) => c.name) }, "starting");
+      await worker.start();
+      logger.info({ externalSecrets: worker.externalSecretCount }, "ready");
+    },
+    async close() {
+      const results = await Promise.allSettled([worker.close(), ops?.close()]);
+      connection.disconnect();
+      const failure = results.find((result) => result.status === "rejected");
+      if (failure) throw failure.reason;
+    },
+  };
+  await runService({ logger, service });
+}
+
+main().catch(reportFatal);
