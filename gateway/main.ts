@@ -12,7 +12,6 @@ import { createLogger } from "../shared/logger.js";
 import { createMetricsRegistry } from "../shared/metrics.js";
 import { OpsServer } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
-import { createRedisConnection } from "../shared/redis-connection.js";
 import { Gateway } from "./gateway.js";
 
 /** Port of the gateway's /healthz, /readyz and /metrics when `--http-port` is unset. */
@@ -38,13 +37,11 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: "gateway", level: stringFlag(flags, "log-level") });
   const registry = createMetricsRegistry();
 
-  const redisUrl = stringFlag(flags, "redis-url") as string;
-  const connection = createRedisConnection(redisUrl);
-  connection.on("error", (error) => logger.warn({ err: error, redisUrl }, "redis error"));
-
+  // The gateway opens its own Redis connection: it fails commands after a few retries, so
+  // an outage surfaces as logged, retried flushes instead of silently waiting commands.
   const gateway = new Gateway({
     configs,
-    connection,
+    redisUrl: stringFlag(flags, "redis-url"),
     prefix: stringFlag(flags, "queue-prefix"),
     logger,
     registry,
@@ -72,7 +69,6 @@ async function main(): Promise<void> {
       // Senders are drained before the probes go away, so readiness reflects the shutdown.
       const results = await Promise.allSettled([gateway.close()]);
       results.push(...(await Promise.allSettled([ops?.close()])));
-      connection.disconnect();
       const failure = results.find((result) => result.status === "rejected");
       if (failure) throw failure.reason;
     },

@@ -7,6 +7,12 @@ import { ROTATION_JOB_OPTIONS, type RotationEvent } from "../shared/queue-contra
 /** BullMQ job name of rotation events. Workers read `job.data` and ignore the name. */
 export const ROTATION_JOB_NAME = "rotation-event";
 
+const STORED = Symbol("stored");
+const DEADLINE = Symbol("deadline");
+
+/** Identifiers listed in the error log of a batch lost at shutdown; the count is complete. */
+const MAX_LOGGED_IDENTIFIERS = 100;
+
 /** The subset of a BullMQ `Queue` the enqueuer uses, so tests can replace Redis. */
 export type RotationQueue = Pick<Queue<RotationEvent>, "addBulk">;
 
@@ -32,17 +38,17 @@ export interface RotationEnqueuerOptions {
   /** Maximum delay in ms between retries. Default 5000. */
   readonly retryMaxDelayMs?: number;
   /**
-   * Time in ms that `close()` keeps retrying failed batches before it drops them and logs an
-   * error. Default 10 000.
+   * Time in ms that `close()` keeps sending and retrying before it gives up on the batches
+   * left and logs their identifiers as an error. Default 10 000.
    */
   readonly closeTimeoutMs?: number;
 }
 
 /**
- * Adds rotation jobs to Redis in batches, so that reading a socket does not wait for each Redis call.
- * `enqueue()` only appends to memory. One `addBulk` call is in flight at a time, which keeps
- * jobs in the order their documents were read. A failed call is retried with exponential
- * backoff until it succeeds or `close()` runs out of time.
+ * Adds rotation jobs to Redis in batches, so that reading a socket does not wait for each
+ * Redis call. `enqueue()` only appends to memory. One `addBulk` call is in flight at a time,
+ * which keeps jobs in the order their documents were read. A failed call is retried with
+ * exponential backoff until it succeeds or `close()` runs out of time.
  *
  * Delivery is at least once: when Redis stores a batch but the reply is lost, the retry adds
  * those jobs again. Annotating an ExternalSecret twice for one rotation is harmless.
@@ -64,8 +70,16 @@ export class RotationEnqueuer {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private drainCallbacks: Array<() => void> = [];
-  private closeDeadline: number | undefined;
   private closePromise: Promise<void> | undefined;
+  private deadlinePassed = false;
+  private passDeadline: () => void = () => undefined;
+  /** Resolves `closeTimeoutMs` after `close()` starts; pending calls and retries race it. */
+  private readonly deadline = new Promise<typeof DEADLINE>((resolve) => {
+    this.passDeadline = () => {
+      this.deadlinePassed = true;
+      resolve(DEADLINE);
+    };
+  });
 
   constructor(options: RotationEnqueuerOptions) {
     this.queue = options.queue;
@@ -129,9 +143,10 @@ export class RotationEnqueuer {
   }
 
   private async flushForClose(): Promise<void> {
-    this.closeDeadline = Date.now() + this.closeTimeoutMs;
+    const timer = setTimeout(() => this.passDeadline(), this.closeTimeoutMs);
     this.startFlush();
     while (this.flushing !== undefined) await this.flushing;
+    clearTimeout(timer);
     this.releaseDrainCallbacks();
   }
 
@@ -172,30 +187,49 @@ export class RotationEnqueuer {
       data,
       opts: ROTATION_JOB_OPTIONS,
     }));
+
     for (let attempt = 1; ; attempt++) {
-      try {
-        await this.queue.addBulk(jobs);
+      // A rejection becomes a value, so a call still running after the deadline cannot
+      // reject unhandled later.
+      const call = this.queue.addBulk(jobs).then(
+        (): typeof STORED => STORED,
+        (error: unknown) => ({ error }),
+      );
+      const outcome = await Promise.race([call, this.deadline]);
+      if (outcome === STORED) {
         this.recordSent(batch);
         return;
-      } catch (error) {
-        const remainingMs = (this.closeDeadline ?? Infinity) - Date.now();
-        if (remainingMs <= 0) {
-          this.logger.error(
-            { err: error, attempt, droppedIdentifiers: batch.length },
-            "adding rotation jobs to Redis failed and the gateway is shutting down; " +
-              "the identifiers of this batch are lost, so rotate those secrets again",
-          );
-          return;
-        }
-
-        const delayMs = Math.min(this.backoffMs(attempt), remainingMs);
-        this.logger.warn(
-          { err: error, attempt, identifiers: batch.length, retryInMs: Math.round(delayMs) },
-          "adding rotation jobs to Redis failed; retrying",
-        );
-        await sleep(delayMs);
       }
+
+      const error = outcome === DEADLINE ? undefined : outcome.error;
+      if (this.deadlinePassed) {
+        this.logLost(batch, attempt, error);
+        return;
+      }
+
+      const delayMs = this.backoffMs(attempt);
+      this.logger.warn(
+        { err: error, attempt, identifiers: batch.length, retryInMs: Math.round(delayMs) },
+        "adding rotation jobs to Redis failed; retrying",
+      );
+      await Promise.race([sleep(delayMs, undefined, { ref: false }), this.deadline]);
     }
+  }
+
+  private logLost(batch: RotationEvent[], attempt: number, error: unknown): void {
+    const reason =
+      error === undefined
+        ? "Redis did not answer before the shutdown deadline, so these jobs may be missing"
+        : "adding rotation jobs to Redis failed until the shutdown deadline, so these jobs are missing";
+    this.logger.error(
+      {
+        err: error,
+        attempt,
+        lostIdentifiers: batch.length,
+        identifiers: batch.slice(0, MAX_LOGGED_IDENTIFIERS).map((event) => event.identifier),
+      },
+      `${reason}; rotate those secrets again`,
+    );
   }
 
   /** Exponential backoff with jitter between 50 % and 100 % of the step. */
@@ -212,13 +246,12 @@ export class RotationEnqueuer {
 
       const key = `${event.configName}\u0000${event.sourceIndex}`;
       const entry = perSource.get(key);
-      if (entry !== undefined) entry.count += 1;
-      else
-        perSource.set(key, {
-          config: event.configName,
-          source: String(event.sourceIndex),
-          count: 1,
-        });
+      if (entry !== undefined) {
+        entry.count += 1;
+      } else {
+        const labels = { config: event.configName, source: String(event.sourceIndex) };
+        perSource.set(key, { ...labels, count: 1 });
+      }
     }
     for (const { config, source, count } of perSource.values()) {
       this.metrics.identifiersEnqueued.inc({ config, source }, count);

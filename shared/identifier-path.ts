@@ -37,7 +37,7 @@ export type IdentifierPathResult =
 export interface IdentifierPath {
   /** The path text as written in the Config. */
   readonly source: string;
-  /** Whether the path ends in `#.` or `#(…)#`, which select one value per array element. */
+  /** Whether a `#.` or `#(…)#` part, outside any query, selects one value per array element. */
   readonly multiple: boolean;
   /** Evaluates the path on a document produced by `JSON.parse`. */
   evaluate(document: unknown): IdentifierPathResult;

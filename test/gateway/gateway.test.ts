@@ -322,6 +322,45 @@ describe("Gateway lifecycle", () => {
     }
   });
 
+  test("Redis unreachable: close() still finishes", async () => {
+    const unused = createServer();
+    await new Promise<void>((resolve) => unused.listen(0, "127.0.0.1", resolve));
+    const address = unused.address();
+    assert.ok(address !== null);
+    assert.ok(typeof address === "object");
+    await new Promise((resolve) => unused.close(resolve));
+
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const gateway = new Gateway({
+      configs: [{ name: "no-redis", sources: [testSource()], destinations: [] }],
+      redisUrl: `redis://127.0.0.1:${address.port}`,
+      prefix: randomPrefix(),
+      logger: createLogger({ name: "gateway-test", level: "silent" }),
+      registry,
+      enqueuer: { closeTimeoutMs: 300, retryBaseDelayMs: 20 },
+    });
+    await gateway.start();
+    const port = gateway.addresses()[0]?.port ?? 0;
+    await send(port, namedDocument("while/redis-down"));
+
+    const accepted = await waitForValue(
+      () =>
+        readMetricValue(registry, GatewayMetricName.Messages, {
+          config: "no-redis",
+          source: "0",
+          result: "accepted",
+        }),
+      (count) => count >= 1,
+    );
+    assert.equal(accepted, 1);
+    assert.match(gateway.readinessProblems().join("; "), /Redis connection is/);
+
+    const started = Date.now();
+    await gateway.close();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 3000, `close() took ${elapsed} ms`);
+  });
+
   test("addresses() before start() throws", async () => {
     const prefix = randomPrefix();
     const gateway = new Gateway({

@@ -120,7 +120,27 @@ describe("RotationEnqueuer failures", () => {
 
     const lost = lines.filter((line) => line.level === 50);
     assert.equal(lost.length, 1);
-    assert.equal(lost[0]?.droppedIdentifiers, 1);
+    assert.equal(lost[0]?.lostIdentifiers, 1);
+    assert.deepEqual(lost[0]?.identifiers, ["a"]);
+  });
+
+  test("close() stops waiting for a hung Redis", async () => {
+    const queue = new FakeQueue();
+    queue.hold();
+    const { enqueuer, lines } = createEnqueuer(queue, { closeTimeoutMs: 100 });
+    enqueuer.enqueue(rotationEvent("a"));
+    enqueuer.enqueue(rotationEvent("b"));
+
+    const started = Date.now();
+    await enqueuer.close();
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 2000, `close() took ${elapsed} ms`);
+
+    const lost = lines.filter((line) => line.level === 50);
+    assert.equal(lost.length, 1);
+    assert.deepEqual(lost[0]?.identifiers, ["a", "b"]);
+    assert.match(String(lost[0]?.msg), /did not answer before the shutdown deadline/);
+    queue.release();
   });
 });
 

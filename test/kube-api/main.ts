@@ -93,12 +93,6 @@ function parseCommandLine(args: string[]): { options: KubeApiEmulatorOptions; ku
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
 
-  // `node --test dist/test/` runs every .js file under test/ as a test file, this CLI included.
-  // Started that way, with no arguments, it exits at once instead of serving until killed.
-  if (args.length === 0 && process.env['NODE_TEST_CONTEXT'] !== undefined) {
-    return 0;
-  }
-
   let commandLine;
   try {
     commandLine = parseCommandLine(args);
