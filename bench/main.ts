@@ -40,7 +40,11 @@ spec:
 `;
 }
 
-async function startReady(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<TierProcess> {
+async function startReady(
+  entry: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<TierProcess> {
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
   const tier = startTier({
@@ -110,7 +114,10 @@ async function main(): Promise<void> {
     const started = performance.now();
     await write(port, `${lines.join("\n")}\n`);
     const written = performance.now();
-    await waitFor(async () => (await rotations.count()) >= INGEST_DOCUMENTS, "ingest jobs in Redis");
+    await waitFor(
+      async () => (await rotations.count()) >= INGEST_DOCUMENTS,
+      "ingest jobs in Redis",
+    );
     const stored = performance.now();
     const seconds = (stored - started) / 1000;
     process.stdout.write(
@@ -125,7 +132,8 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     let patchedAt = 0;
     const unwatch = watchPatches(emulator, (sighting) => {
-      if (sighting.namespace === "payments" && sighting.name === "stripe") patchedAt = performance.now();
+      if (sighting.namespace === "payments" && sighting.name === "stripe")
+        patchedAt = performance.now();
     });
     for (let i = 0; i < LATENCY_EVENTS; i += 1) {
       patchedAt = 0;
@@ -143,7 +151,10 @@ async function main(): Promise<void> {
     );
   } finally {
     await Promise.allSettled(tiers.map((tier) => tier.stop()));
-    await Promise.allSettled([rotations.obliterate({ force: true }), patches.obliterate({ force: true })]);
+    await Promise.allSettled([
+      rotations.obliterate({ force: true }),
+      patches.obliterate({ force: true }),
+    ]);
     await rotations.close();
     await patches.close();
     connection.disconnect();

@@ -70,7 +70,9 @@ async function main(): Promise<void> {
 async function choosePort(requested: string | undefined): Promise<number> {
   if (requested !== undefined) {
     if (!/^\d+$/.test(requested) || Number(requested) < 1 || Number(requested) > 65535) {
-      throw new Error(`--port must be an integer from 1 to 65535, got ${JSON.stringify(requested)}`);
+      throw new Error(
+        `--port must be an integer from 1 to 65535, got ${JSON.stringify(requested)}`,
+      );
     }
     return Number(requested);
   }

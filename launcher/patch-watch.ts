@@ -4,7 +4,6 @@ import {
   TRIGGER_SOURCE_ANNOTATION,
 } from "../worker/annotation-patcher.js";
 
-
 /** One change of `reloader/last-rotated` on an ExternalSecret. */
 export interface PatchSighting {
   readonly namespace: string;

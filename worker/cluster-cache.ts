@@ -126,7 +126,10 @@ export class ClusterCache {
     });
 
     try {
-      const synced = Promise.all([this.externalSecrets.waitForSync(), this.namespaces.waitForSync()]);
+      const synced = Promise.all([
+        this.externalSecrets.waitForSync(),
+        this.namespaces.waitForSync(),
+      ]);
       await Promise.race([synced, timedOut, closed]);
     } finally {
       clearTimeout(timer);
@@ -145,7 +148,9 @@ export class ClusterCache {
 
     return this.index
       .findReferencing(identifier)
-      .filter((candidate) => matchesAnyDestination(config.destinations, candidate, lookupNamespaceLabels));
+      .filter((candidate) =>
+        matchesAnyDestination(config.destinations, candidate, lookupNamespaceLabels),
+      );
   }
 
   /** Returns the labels of a namespace (`{}` when it has none), or `undefined` when it is not in the cache. */
@@ -167,10 +172,16 @@ export class ClusterCache {
   private async closeInformers(): Promise<void> {
     this.closing.abort();
 
-    const results = await Promise.allSettled([this.externalSecrets.close(), this.namespaces.close()]);
+    const results = await Promise.allSettled([
+      this.externalSecrets.close(),
+      this.namespaces.close(),
+    ]);
     for (const result of results) {
       if (result.status === "rejected") {
-        this.logger.warn({ err: result.reason }, "failed to stop an informer while closing the cluster cache");
+        this.logger.warn(
+          { err: result.reason },
+          "failed to stop an informer while closing the cluster cache",
+        );
       }
     }
   }

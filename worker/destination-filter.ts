@@ -13,7 +13,9 @@ export interface DestinationCandidate {
  * Returns the labels of a namespace, `{}` for a namespace without labels, or `undefined`
  * when the namespace is not in the cache.
  */
-export type NamespaceLabelsLookup = (namespace: string) => Readonly<Record<string, string>> | undefined;
+export type NamespaceLabelsLookup = (
+  namespace: string,
+) => Readonly<Record<string, string>> | undefined;
 
 /** Raised when the destination filters of a Config contain an invalid label selector. */
 export class DestinationFilterError extends ReloaderError {
@@ -95,7 +97,9 @@ export function validateDestinations(config: ReloaderConfig): ConfigProblem[] {
     }
 
     (destination.namespaceSelectors ?? []).forEach((selector, selectorIndex) => {
-      problems.push(...validateLabelSelector(selector, `${path}.namespaceSelectors[${selectorIndex}]`));
+      problems.push(
+        ...validateLabelSelector(selector, `${path}.namespaceSelectors[${selectorIndex}]`),
+      );
     });
   });
 

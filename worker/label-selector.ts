@@ -166,7 +166,9 @@ export function describeInvalidLabelKey(key: string): string | undefined {
 
   if (prefix !== undefined) {
     const prefixValid =
-      prefix.length > 0 && prefix.length <= LABEL_PREFIX_MAX_LENGTH && DNS_SUBDOMAIN_PATTERN.test(prefix);
+      prefix.length > 0 &&
+      prefix.length <= LABEL_PREFIX_MAX_LENGTH &&
+      DNS_SUBDOMAIN_PATTERN.test(prefix);
     if (!prefixValid) {
       return `invalid label key "${key}": the prefix before "/" must be a lowercase DNS subdomain of at most ${LABEL_PREFIX_MAX_LENGTH} characters`;
     }

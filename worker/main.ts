@@ -91,7 +91,10 @@ async function main(): Promise<void> {
   const service: Service = {
     async start() {
       if (ops) logger.info({ url: await ops.start() }, "http server listening");
-      logger.info({ cluster, credentials: source, configs: configs.map((c) => c.name) }, "starting");
+      logger.info(
+        { cluster, credentials: source, configs: configs.map((c) => c.name) },
+        "starting",
+      );
       await worker.start();
       logger.info({ externalSecrets: worker.externalSecretCount }, "ready");
     },

@@ -40,7 +40,8 @@ export function computePatchRetryDelay(
   random: () => number = Math.random,
 ): number {
   const maxDelay = Math.round(2 ** (attemptsMade - 1) * delayMs);
-  const exponential = jitter > 0 ? Math.floor(maxDelay * (1 - jitter) + random() * maxDelay * jitter) : maxDelay;
+  const exponential =
+    jitter > 0 ? Math.floor(maxDelay * (1 - jitter) + random() * maxDelay * jitter) : maxDelay;
   return Math.max(exponential, retryAfterMs ?? 0);
 }
 

@@ -38,7 +38,11 @@ export function createPatchProcessor(
   return async (job) => {
     const request = readPatchRequest(job);
     const target = { namespace: request.namespace, name: request.name };
-    const logger = options.logger.child({ jobId: job.id, namespace: request.namespace, name: request.name });
+    const logger = options.logger.child({
+      jobId: job.id,
+      namespace: request.namespace,
+      name: request.name,
+    });
     const context = {
       identifier: request.event.identifier,
       configName: request.event.configName,
@@ -72,13 +76,19 @@ function handlePatchFailure(
 
   if (failure.kind === ApiFailureKind.Gone) {
     options.metrics.patches.inc({ result: PatchResult.Gone });
-    logger.info({ ...context, reason: failure.description }, "ExternalSecret no longer exists; nothing to patch");
+    logger.info(
+      { ...context, reason: failure.description },
+      "ExternalSecret no longer exists; nothing to patch",
+    );
     return { result: PatchResult.Gone };
   }
 
   if (failure.kind === ApiFailureKind.Permanent) {
     options.metrics.patches.inc({ result: PatchResult.Failed });
-    logger.error({ ...context, reason: failure.description }, "API server rejected the patch; not retrying");
+    logger.error(
+      { ...context, reason: failure.description },
+      "API server rejected the patch; not retrying",
+    );
     throw new UnrecoverableError(
       `patch of ${object} rejected with ${failure.description}; not retried because the same request would fail again`,
     );
@@ -90,9 +100,15 @@ function handlePatchFailure(
 
   const attempt = { attempt: job.attemptsMade + 1, attempts, retryAfterMs: failure.retryAfterMs };
   if (willRetry) {
-    logger.warn({ ...context, ...attempt, reason: failure.description }, "patch failed; retrying with backoff");
+    logger.warn(
+      { ...context, ...attempt, reason: failure.description },
+      "patch failed; retrying with backoff",
+    );
   } else {
-    logger.error({ ...context, ...attempt, reason: failure.description }, "patch failed on its last attempt");
+    logger.error(
+      { ...context, ...attempt, reason: failure.description },
+      "patch failed on its last attempt",
+    );
   }
 
   throw new RetryablePatchError(

@@ -149,7 +149,10 @@ export class ReconcileWorker {
 
   private async startInOrder(): Promise<void> {
     const syncTimeoutMs = this.options.syncTimeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
-    this.logger.info({ configs: this.options.configs.map((config) => config.name) }, "starting worker");
+    this.logger.info(
+      { configs: this.options.configs.map((config) => config.name) },
+      "starting worker",
+    );
 
     this.cache.start();
     await this.cache.waitForSync(syncTimeoutMs);
@@ -185,7 +188,9 @@ export class ReconcileWorker {
         settings: { backoffStrategy: patchBackoffStrategy },
       },
     );
-    this.patchWorker.on("error", (error) => this.logger.error({ err: error }, "patch worker error"));
+    this.patchWorker.on("error", (error) =>
+      this.logger.error({ err: error }, "patch worker error"),
+    );
 
     this.rotationWorker = new Worker<RotationEvent>(
       ROTATION_QUEUE,
@@ -199,7 +204,9 @@ export class ReconcileWorker {
       }),
       { ...base, concurrency: this.options.rotationConcurrency ?? DEFAULT_ROTATION_CONCURRENCY },
     );
-    this.rotationWorker.on("error", (error) => this.logger.error({ err: error }, "rotation worker error"));
+    this.rotationWorker.on("error", (error) =>
+      this.logger.error({ err: error }, "rotation worker error"),
+    );
     this.rotationWorker.on("failed", (job, error) =>
       this.logger.warn({ jobId: job?.id, reason: error.message }, "rotation job failed"),
     );
@@ -231,7 +238,10 @@ export class ReconcileWorker {
       try {
         await run();
       } catch (error) {
-        this.logger.error({ err: error, step }, "worker shutdown step failed; continuing with the next step");
+        this.logger.error(
+          { err: error, step },
+          "worker shutdown step failed; continuing with the next step",
+        );
         errors.push(error instanceof Error ? error : new Error(String(error)));
       }
     }

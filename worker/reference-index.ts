@@ -107,7 +107,10 @@ export class ReferenceIndex {
     }
 
     for (const [key, entry] of this.objectsWithFindPatterns) {
-      if (!found.has(key) && entry.findPatterns.some((pattern) => pattern.regexp?.test(identifier))) {
+      if (
+        !found.has(key) &&
+        entry.findPatterns.some((pattern) => pattern.regexp?.test(identifier))
+      ) {
         found.set(key, entry);
       }
     }

@@ -52,7 +52,11 @@ export function createRotationProcessor(
   return async (job) => {
     const event = readRotationEvent(job);
     const jobId = job.id ?? "";
-    const logger = options.logger.child({ jobId, configName: event.configName, identifier: event.identifier });
+    const logger = options.logger.child({
+      jobId,
+      configName: event.configName,
+      identifier: event.identifier,
+    });
 
     const config = configsByName.get(event.configName);
     if (config === undefined) {
@@ -74,7 +78,10 @@ export function createRotationProcessor(
     options.metrics.targetsResolved.inc(targets.length);
 
     const listed = targets.slice(0, MAX_LISTED_TARGETS).map(formatObjectKey);
-    logger.info({ targetCount: targets.length, targets: listed }, "resolved rotation event to patch jobs");
+    logger.info(
+      { targetCount: targets.length, targets: listed },
+      "resolved rotation event to patch jobs",
+    );
     return { targetCount: targets.length, targets: listed };
   };
 }

@@ -67,11 +67,19 @@ function assertAnnotations(pipeline: Pipeline, touched: Set<string>): void {
   for (const target of ALL_EXTERNAL_SECRETS) {
     const annotations = annotationsOf(pipeline, target);
     if (touched.has(target)) {
-      assert.match(annotations["reloader/last-rotated"] ?? "", /^\d{4}-\d\d-\d\dT[\d:.]+Z$/, target);
+      assert.match(
+        annotations["reloader/last-rotated"] ?? "",
+        /^\d{4}-\d\d-\d\dT[\d:.]+Z$/,
+        target,
+      );
       assert.match(annotations["reloader/trigger-source"] ?? "", /^TCPSocket\//, target);
     } else {
       assert.equal(annotations["reloader/last-rotated"], undefined, `${target} must be untouched`);
-      assert.equal(annotations["reloader/trigger-source"], undefined, `${target} must be untouched`);
+      assert.equal(
+        annotations["reloader/trigger-source"],
+        undefined,
+        `${target} must be untouched`,
+      );
     }
   }
 }

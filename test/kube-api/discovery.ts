@@ -1,32 +1,37 @@
-import { createHash } from 'node:crypto';
+import { createHash } from "node:crypto";
 
-import { resourceVerbs, statusVerbs, type ResourceRegistry, type ResourceType } from './resource-types.js';
+import {
+  resourceVerbs,
+  statusVerbs,
+  type ResourceRegistry,
+  type ResourceType,
+} from "./resource-types.js";
 
 /**
  * The Kubernetes version the emulator reports at `/version`. kubectl from the Google Cloud SDK
  * is a dispatcher that reads it to pick a matching kubectl minor version.
  */
-export const emulatedKubernetesVersion = { major: '1', minor: '32', gitVersion: 'v1.32.0' };
+export const emulatedKubernetesVersion = { major: "1", minor: "32", gitVersion: "v1.32.0" };
 
 /** Returns the body of `GET /version`. */
 export function versionInfo(): Record<string, string> {
   return {
     ...emulatedKubernetesVersion,
-    gitCommit: '0000000000000000000000000000000000000000',
-    gitTreeState: 'clean',
-    buildDate: '2024-12-11T00:00:00Z',
+    gitCommit: "0000000000000000000000000000000000000000",
+    gitTreeState: "clean",
+    buildDate: "2024-12-11T00:00:00Z",
     goVersion: `go1.23.4`,
-    compiler: 'gc',
-    platform: `${process.platform}/${process.arch === 'x64' ? 'amd64' : process.arch}`,
+    compiler: "gc",
+    platform: `${process.platform}/${process.arch === "x64" ? "amd64" : process.arch}`,
   };
 }
 
 /** Returns the body of `GET /api`: the versions of the core group. */
 export function coreVersions(serverAddress: string): Record<string, unknown> {
   return {
-    kind: 'APIVersions',
-    versions: ['v1'],
-    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }],
+    kind: "APIVersions",
+    versions: ["v1"],
+    serverAddressByClientCIDRs: [{ clientCIDR: "0.0.0.0/0", serverAddress }],
   };
 }
 
@@ -38,17 +43,24 @@ function groupEntry(group: string, versions: string[]): Record<string, unknown> 
 /** Returns the body of `GET /apis`: every non-core group with its versions. */
 export function apiGroupList(registry: ResourceRegistry): Record<string, unknown> {
   const groups = [...registry.groups()].map(([group, versions]) => groupEntry(group, versions));
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups };
+  return { kind: "APIGroupList", apiVersion: "v1", groups };
 }
 
 /** Returns the body of `GET /apis/{group}`. The caller checks that the group is served. */
 export function apiGroup(registry: ResourceRegistry, group: string): Record<string, unknown> {
-  return { kind: 'APIGroup', apiVersion: 'v1', ...groupEntry(group, registry.groups().get(group) ?? []) };
+  return {
+    kind: "APIGroup",
+    apiVersion: "v1",
+    ...groupEntry(group, registry.groups().get(group) ?? []),
+  };
 }
 
 /** A short stable hash of a resource, standing in for the storage version hash the API server sends. */
 function storageVersionHash(type: ResourceType): string {
-  return createHash('sha256').update(`${type.group}/${type.version}/${type.kind}`).digest('base64').slice(0, 11);
+  return createHash("sha256")
+    .update(`${type.group}/${type.version}/${type.kind}`)
+    .digest("base64")
+    .slice(0, 11);
 }
 
 function resourceEntries(type: ResourceType): Record<string, unknown>[] {
@@ -65,17 +77,27 @@ function resourceEntries(type: ResourceType): Record<string, unknown>[] {
   if (!type.hasStatusSubresource) {
     return [main];
   }
-  const status = { name: `${type.plural}/status`, singularName: '', namespaced: type.namespaced, kind: type.kind, verbs: statusVerbs };
+  const status = {
+    name: `${type.plural}/status`,
+    singularName: "",
+    namespaced: type.namespaced,
+    kind: type.kind,
+    verbs: statusVerbs,
+  };
   return [main, status];
 }
 
 /** Returns the APIResourceList of one group version, served at `/api/v1` or `/apis/{group}/{version}`. */
-export function apiResourceList(registry: ResourceRegistry, group: string, version: string): Record<string, unknown> {
+export function apiResourceList(
+  registry: ResourceRegistry,
+  group: string,
+  version: string,
+): Record<string, unknown> {
   const types = registry.types().filter((type) => type.group === group && type.version === version);
   return {
-    kind: 'APIResourceList',
-    apiVersion: 'v1',
-    groupVersion: group === '' ? version : `${group}/${version}`,
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: group === "" ? version : `${group}/${version}`,
     resources: types.flatMap(resourceEntries),
   };
 }

@@ -1,17 +1,17 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 
-import type { KubeConfig } from '@kubernetes/client-node';
-import { pino, type Logger } from 'pino';
+import type { KubeConfig } from "@kubernetes/client-node";
+import { pino, type Logger } from "pino";
 
-import { FaultInjector } from './fault-injector.js';
-import { loadFixtureFile } from './fixture-loader.js';
-import { buildKubeConfig, writeKubeconfig } from './kubeconfig.js';
-import { defaultHistoryLimit, ObjectStore } from './object-store.js';
-import { createRequestHandler } from './request-handler.js';
-import { defaultRequestLogLimit, RequestLog } from './request-log.js';
-import { defaultResourceTypes, ResourceRegistry, type ResourceType } from './resource-types.js';
-import { WatchHub } from './watch-hub.js';
+import { FaultInjector } from "./fault-injector.js";
+import { loadFixtureFile } from "./fixture-loader.js";
+import { buildKubeConfig, writeKubeconfig } from "./kubeconfig.js";
+import { defaultHistoryLimit, ObjectStore } from "./object-store.js";
+import { createRequestHandler } from "./request-handler.js";
+import { defaultRequestLogLimit, RequestLog } from "./request-log.js";
+import { defaultResourceTypes, ResourceRegistry, type ResourceType } from "./resource-types.js";
+import { WatchHub } from "./watch-hub.js";
 
 /** Options of startKubeApiEmulator(). Every field is optional. */
 export interface KubeApiEmulatorOptions {
@@ -56,15 +56,15 @@ export interface KubeApiEmulator {
 }
 
 function urlOf(host: string, port: number): string {
-  const hostPart = host.includes(':') ? `[${host}]` : host;
+  const hostPart = host.includes(":") ? `[${host}]` : host;
   return `http://${hostPart}:${port}`;
 }
 
 async function listen(server: Server, port: number, host: string): Promise<number> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off("error", reject);
       resolve();
     });
   });
@@ -75,10 +75,15 @@ async function listen(server: Server, port: number, host: string): Promise<numbe
  * Starts a Kubernetes API emulator over plain HTTP, after loading the given YAML files.
  * Rejects when a file cannot be loaded or the port cannot be bound, and then nothing is left listening.
  */
-export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {}): Promise<KubeApiEmulator> {
-  const host = options.host ?? '127.0.0.1';
-  const logger = options.logger ?? pino({ level: 'silent' });
-  const registry = new ResourceRegistry([...defaultResourceTypes, ...(options.resourceTypes ?? [])]);
+export async function startKubeApiEmulator(
+  options: KubeApiEmulatorOptions = {},
+): Promise<KubeApiEmulator> {
+  const host = options.host ?? "127.0.0.1";
+  const logger = options.logger ?? pino({ level: "silent" });
+  const registry = new ResourceRegistry([
+    ...defaultResourceTypes,
+    ...(options.resourceTypes ?? []),
+  ]);
   const store = new ObjectStore(registry, options.historyLimit ?? defaultHistoryLimit);
   const faults = new FaultInjector();
   const requests = new RequestLog(options.requestLogLimit ?? defaultRequestLogLimit);
@@ -86,20 +91,22 @@ export async function startKubeApiEmulator(options: KubeApiEmulatorOptions = {})
 
   for (const file of options.load ?? []) {
     const loaded = await loadFixtureFile(store, file);
-    logger.info({ file, objects: loaded.length }, 'loaded fixture file');
+    logger.info({ file, objects: loaded.length }, "loaded fixture file");
   }
 
-  const server = createServer(createRequestHandler({ registry, store, faults, requests, watches, logger }));
+  const server = createServer(
+    createRequestHandler({ registry, store, faults, requests, watches, logger }),
+  );
   const port = await listen(server, options.port ?? 0, host);
   const url = urlOf(host, port);
-  logger.info({ url }, 'kube-api emulator started');
+  logger.info({ url }, "kube-api emulator started");
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
       const closedWatches = watches.closeAll();
       server.close(() => {
-        logger.info({ url, closedWatches }, 'kube-api emulator stopped');
+        logger.info({ url, closedWatches }, "kube-api emulator stopped");
         resolve();
       });
       server.closeAllConnections();

@@ -1,4 +1,4 @@
-import type { StoreEvent } from './kube-object.js';
+import type { StoreEvent } from "./kube-object.js";
 
 /**
  * The bounded list of recent changes that watches resume from, like the API server's watch cache

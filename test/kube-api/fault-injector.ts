@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID } from "node:crypto";
 
-import { isJsonObject } from './json-value.js';
-import type { Verb } from './request-path.js';
+import { isJsonObject } from "./json-value.js";
+import type { Verb } from "./request-path.js";
 
 /**
  * A rule that makes matching requests fail or slow down. Every filter that is set must match, so
@@ -51,33 +51,66 @@ export interface FaultTarget {
   name?: string;
 }
 
-const verbs = new Set(['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection']);
+const verbs = new Set([
+  "get",
+  "list",
+  "watch",
+  "create",
+  "update",
+  "patch",
+  "delete",
+  "deletecollection",
+]);
 
 function isNonNegativeInteger(value: unknown): boolean {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
 
 /** Checks a rule received over HTTP or from a test. Throws an Error naming the invalid field and the fix. */
 export function checkFaultRule(rule: unknown): FaultRule {
   if (!isJsonObject(rule)) {
-    throw new Error('a fault rule must be a JSON object such as {"verb":"patch","status":429,"times":1}');
+    throw new Error(
+      'a fault rule must be a JSON object such as {"verb":"patch","status":429,"times":1}',
+    );
   }
-  if (rule['status'] === undefined && rule['latencyMs'] === undefined && rule['resetConnection'] !== true) {
-    throw new Error('a fault rule needs status, latencyMs or resetConnection: true, or it would change nothing');
+  if (
+    rule["status"] === undefined &&
+    rule["latencyMs"] === undefined &&
+    rule["resetConnection"] !== true
+  ) {
+    throw new Error(
+      "a fault rule needs status, latencyMs or resetConnection: true, or it would change nothing",
+    );
   }
-  if (rule['status'] !== undefined && (!Number.isInteger(rule['status']) || (rule['status'] as number) < 400 || (rule['status'] as number) > 599)) {
-    throw new Error(`fault status must be an HTTP error code from 400 to 599, got ${JSON.stringify(rule['status'])}`);
+  if (
+    rule["status"] !== undefined &&
+    (!Number.isInteger(rule["status"]) ||
+      (rule["status"] as number) < 400 ||
+      (rule["status"] as number) > 599)
+  ) {
+    throw new Error(
+      `fault status must be an HTTP error code from 400 to 599, got ${JSON.stringify(rule["status"])}`,
+    );
   }
-  if (rule['verb'] !== undefined && !verbs.has(String(rule['verb']))) {
-    throw new Error(`fault verb must be one of ${[...verbs].join(', ')}, got ${JSON.stringify(rule['verb'])}`);
+  if (rule["verb"] !== undefined && !verbs.has(String(rule["verb"]))) {
+    throw new Error(
+      `fault verb must be one of ${[...verbs].join(", ")}, got ${JSON.stringify(rule["verb"])}`,
+    );
   }
-  for (const field of ['latencyMs', 'retryAfterSeconds']) {
+  for (const field of ["latencyMs", "retryAfterSeconds"]) {
     if (rule[field] !== undefined && !isNonNegativeInteger(rule[field])) {
-      throw new Error(`fault ${field} must be a non-negative integer, got ${JSON.stringify(rule[field])}`);
+      throw new Error(
+        `fault ${field} must be a non-negative integer, got ${JSON.stringify(rule[field])}`,
+      );
     }
   }
-  if (rule['times'] !== undefined && (!isNonNegativeInteger(rule['times']) || rule['times'] === 0)) {
-    throw new Error(`fault times must be a positive integer, or unset for every request; got ${JSON.stringify(rule['times'])}`);
+  if (
+    rule["times"] !== undefined &&
+    (!isNonNegativeInteger(rule["times"]) || rule["times"] === 0)
+  ) {
+    throw new Error(
+      `fault times must be a positive integer, or unset for every request; got ${JSON.stringify(rule["times"])}`,
+    );
   }
   return rule as FaultRule;
 }

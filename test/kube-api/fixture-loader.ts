@@ -1,16 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { readFile } from "node:fs/promises";
 
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { LineCounter, parseAllDocuments } from "yaml";
 
-import { ApiError } from './api-status.js';
-import { isJsonObject, type JsonObject } from './json-value.js';
-import type { KubeObject } from './kube-object.js';
-import type { ObjectStore } from './object-store.js';
-import { apiVersionOf, type ResourceRegistry, type ResourceType } from './resource-types.js';
+import { ApiError } from "./api-status.js";
+import { isJsonObject, type JsonObject } from "./json-value.js";
+import type { KubeObject } from "./kube-object.js";
+import type { ObjectStore } from "./object-store.js";
+import { apiVersionOf, type ResourceRegistry, type ResourceType } from "./resource-types.js";
 
 /** Thrown for a fixture file that cannot be loaded. The message names the file, document and line. */
 export class FixtureError extends Error {
-  override name = 'FixtureError';
+  override name = "FixtureError";
 }
 
 /** One object of a fixture file with where it came from. */
@@ -25,16 +25,22 @@ function servedKinds(registry: ResourceRegistry): string {
   return registry
     .types()
     .map((type) => `${type.kind} (${apiVersionOf(type)})`)
-    .join(', ');
+    .join(", ");
 }
 
-function toFixtureObject(registry: ResourceRegistry, value: unknown, origin: string): FixtureObject {
+function toFixtureObject(
+  registry: ResourceRegistry,
+  value: unknown,
+  origin: string,
+): FixtureObject {
   if (!isJsonObject(value)) {
-    throw new FixtureError(`${origin}: a document must be a mapping with apiVersion, kind and metadata`);
+    throw new FixtureError(
+      `${origin}: a document must be a mapping with apiVersion, kind and metadata`,
+    );
   }
 
   const { apiVersion, kind } = value;
-  if (typeof apiVersion !== 'string' || typeof kind !== 'string') {
+  if (typeof apiVersion !== "string" || typeof kind !== "string") {
     throw new FixtureError(`${origin}: apiVersion and kind must both be set as strings`);
   }
 
@@ -46,9 +52,9 @@ function toFixtureObject(registry: ResourceRegistry, value: unknown, origin: str
     );
   }
 
-  const metadata = value['metadata'];
-  const namespace = isJsonObject(metadata) ? metadata['namespace'] : undefined;
-  if (type.namespaced && (typeof namespace !== 'string' || namespace === '')) {
+  const metadata = value["metadata"];
+  const namespace = isJsonObject(metadata) ? metadata["namespace"] : undefined;
+  if (type.namespaced && (typeof namespace !== "string" || namespace === "")) {
     throw new FixtureError(`${origin}: ${kind} is namespaced, so metadata.namespace must be set`);
   }
   return { type, object: value, origin };
@@ -59,7 +65,11 @@ function toFixtureObject(registry: ResourceRegistry, value: unknown, origin: str
  * contributes its items. Empty documents are skipped. Throws FixtureError for invalid YAML and
  * for objects of kinds the registry does not serve, before anything is stored.
  */
-export function parseFixture(registry: ResourceRegistry, text: string, file: string): FixtureObject[] {
+export function parseFixture(
+  registry: ResourceRegistry,
+  text: string,
+  file: string,
+): FixtureObject[] {
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter });
   const objects: FixtureObject[] = [];
@@ -76,8 +86,10 @@ export function parseFixture(registry: ResourceRegistry, text: string, file: str
     if (value === null || value === undefined) {
       return;
     }
-    if (isJsonObject(value) && value['kind'] === 'List' && Array.isArray(value['items'])) {
-      value['items'].forEach((item, itemIndex) => objects.push(toFixtureObject(registry, item, `${origin} item ${itemIndex}`)));
+    if (isJsonObject(value) && value["kind"] === "List" && Array.isArray(value["items"])) {
+      value["items"].forEach((item, itemIndex) =>
+        objects.push(toFixtureObject(registry, item, `${origin} item ${itemIndex}`)),
+      );
       return;
     }
     objects.push(toFixtureObject(registry, value, origin));
@@ -92,17 +104,26 @@ export function parseFixture(registry: ResourceRegistry, text: string, file: str
  * the object's origin when the store rejects it, e.g. because it already exists. The objects
  * created before that one stay in the store.
  */
-export function storeFixtureObjects(store: ObjectStore, objects: readonly FixtureObject[]): KubeObject[] {
-  const ordered = [...objects.filter((entry) => !entry.type.namespaced), ...objects.filter((entry) => entry.type.namespaced)];
+export function storeFixtureObjects(
+  store: ObjectStore,
+  objects: readonly FixtureObject[],
+): KubeObject[] {
+  const ordered = [
+    ...objects.filter((entry) => !entry.type.namespaced),
+    ...objects.filter((entry) => entry.type.namespaced),
+  ];
 
   return ordered.map((entry) => {
-    const metadata = entry.object['metadata'];
-    const namespace = entry.type.namespaced && isJsonObject(metadata) ? String(metadata['namespace']) : '';
+    const metadata = entry.object["metadata"];
+    const namespace =
+      entry.type.namespaced && isJsonObject(metadata) ? String(metadata["namespace"]) : "";
     try {
       return store.create(entry.type, namespace, entry.object, { keepStatus: true });
     } catch (error) {
       if (error instanceof ApiError) {
-        throw new FixtureError(`${entry.origin}: the emulator rejected the object (${error.code} ${error.reason}): ${error.message}`);
+        throw new FixtureError(
+          `${entry.origin}: the emulator rejected the object (${error.code} ${error.reason}): ${error.message}`,
+        );
       }
       throw error;
     }
@@ -113,7 +134,7 @@ export function storeFixtureObjects(store: ObjectStore, objects: readonly Fixtur
 export async function loadFixtureFile(store: ObjectStore, file: string): Promise<KubeObject[]> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readFile(file, "utf8");
   } catch (error) {
     throw new FixtureError(`cannot read fixture file ${file}: ${(error as Error).message}`);
   }

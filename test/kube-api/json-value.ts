@@ -8,7 +8,7 @@ export interface JsonObject {
 
 /** Reports whether a value is a JSON object, as opposed to an array, null or a scalar. */
 export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Compares two JSON values structurally, ignoring the order of object keys. */
@@ -18,7 +18,9 @@ export function jsonEqual(left: unknown, right: unknown): boolean {
   }
 
   if (Array.isArray(left) && Array.isArray(right)) {
-    return left.length === right.length && left.every((item, index) => jsonEqual(item, right[index]));
+    return (
+      left.length === right.length && left.every((item, index) => jsonEqual(item, right[index]))
+    );
   }
 
   if (isJsonObject(left) && isJsonObject(right)) {

@@ -1,5 +1,5 @@
-import type { JsonObject } from './json-value.js';
-import type { ResourceType } from './resource-types.js';
+import type { JsonObject } from "./json-value.js";
+import type { ResourceType } from "./resource-types.js";
 
 /** The `metadata` of a stored object. Fields the emulator sets itself are typed, and the rest pass through. */
 export type ObjectMeta = JsonObject & {
@@ -24,7 +24,7 @@ export type KubeObject = JsonObject & {
 
 /** A change recorded by the store, as a watch sends it. */
 export interface StoreEvent {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  type: "ADDED" | "MODIFIED" | "DELETED";
   resource: ResourceType;
   /** The object after the change. For DELETED, the last state with the deletion's resourceVersion. */
   object: KubeObject;
@@ -35,10 +35,10 @@ export interface StoreEvent {
 
 /** Returns the namespace of an object, or "" for cluster-scoped objects. */
 export function namespaceOf(object: KubeObject): string {
-  return object.metadata.namespace ?? '';
+  return object.metadata.namespace ?? "";
 }
 
 /** Returns the time in the format Kubernetes uses for timestamps: RFC 3339, seconds precision, UTC. */
 export function kubeTimestamp(date: Date = new Date()): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
 }

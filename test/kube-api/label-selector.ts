@@ -1,9 +1,17 @@
-import { labelKeyError, labelValueError } from './object-validation.js';
+import { labelKeyError, labelValueError } from "./object-validation.js";
 
 /** One requirement of a label selector, e.g. `tier in (backend,frontend)`. */
 export interface LabelRequirement {
   key: string;
-  operator: 'exists' | 'doesNotExist' | 'equals' | 'notEquals' | 'in' | 'notIn' | 'greaterThan' | 'lessThan';
+  operator:
+    | "exists"
+    | "doesNotExist"
+    | "equals"
+    | "notEquals"
+    | "in"
+    | "notIn"
+    | "greaterThan"
+    | "lessThan";
   values: string[];
 }
 
@@ -12,12 +20,12 @@ export type LabelSelector = LabelRequirement[];
 
 /** Thrown for a selector that does not follow the Kubernetes label selector grammar. */
 export class SelectorSyntaxError extends Error {
-  override name = 'SelectorSyntaxError';
+  override name = "SelectorSyntaxError";
 }
 
-type Token = { kind: 'identifier'; text: string } | { kind: 'symbol'; text: string };
+type Token = { kind: "identifier"; text: string } | { kind: "symbol"; text: string };
 
-const symbolStarts = new Set(['!', '=', '(', ')', ',', '<', '>']);
+const symbolStarts = new Set(["!", "=", "(", ")", ",", "<", ">"]);
 
 function tokenize(selector: string): Token[] {
   const tokens: Token[] = [];
@@ -31,23 +39,27 @@ function tokenize(selector: string): Token[] {
     }
 
     const twoChars = selector.slice(index, index + 2);
-    if (twoChars === '==' || twoChars === '!=') {
-      tokens.push({ kind: 'symbol', text: twoChars });
+    if (twoChars === "==" || twoChars === "!=") {
+      tokens.push({ kind: "symbol", text: twoChars });
       index += 2;
       continue;
     }
 
     if (symbolStarts.has(char)) {
-      tokens.push({ kind: 'symbol', text: char });
+      tokens.push({ kind: "symbol", text: char });
       index += 1;
       continue;
     }
 
     let end = index;
-    while (end < selector.length && !symbolStarts.has(selector.charAt(end)) && !/\s/.test(selector.charAt(end))) {
+    while (
+      end < selector.length &&
+      !symbolStarts.has(selector.charAt(end)) &&
+      !/\s/.test(selector.charAt(end))
+    ) {
       end += 1;
     }
-    tokens.push({ kind: 'identifier', text: selector.slice(index, end) });
+    tokens.push({ kind: "identifier", text: selector.slice(index, end) });
     index = end;
   }
 
@@ -74,13 +86,15 @@ class TokenCursor {
   }
 
   fail(expected: string): never {
-    const found = this.peek()?.text ?? 'end of selector';
-    throw new SelectorSyntaxError(`invalid label selector "${this.selector}": expected ${expected}, found "${found}"`);
+    const found = this.peek()?.text ?? "end of selector";
+    throw new SelectorSyntaxError(
+      `invalid label selector "${this.selector}": expected ${expected}, found "${found}"`,
+    );
   }
 
   expectIdentifier(expected: string): string {
     const token = this.peek();
-    if (token?.kind !== 'identifier') {
+    if (token?.kind !== "identifier") {
       this.fail(expected);
     }
     this.position += 1;
@@ -89,16 +103,16 @@ class TokenCursor {
 
   isSymbol(text: string): boolean {
     const token = this.peek();
-    return token?.kind === 'symbol' && token.text === text;
+    return token?.kind === "symbol" && token.text === text;
   }
 }
 
 function parseValueSet(cursor: TokenCursor): string[] {
-  if (!cursor.isSymbol('(')) {
+  if (!cursor.isSymbol("(")) {
     cursor.fail('"(" to open a value set');
   }
   cursor.next();
-  if (cursor.isSymbol(')')) {
+  if (cursor.isSymbol(")")) {
     cursor.fail('at least one value inside "( )"');
   }
 
@@ -107,55 +121,70 @@ function parseValueSet(cursor: TokenCursor): string[] {
   for (;;) {
     values.push(parseSingleValue(cursor));
     const separator = cursor.next();
-    if (separator?.kind === 'symbol' && separator.text === ')') {
+    if (separator?.kind === "symbol" && separator.text === ")") {
       return values;
     }
-    if (separator?.kind !== 'symbol' || separator.text !== ',') {
-      throw new SelectorSyntaxError(`invalid label selector: expected "," or ")" in a value set, found "${separator?.text ?? 'end of selector'}"`);
+    if (separator?.kind !== "symbol" || separator.text !== ",") {
+      throw new SelectorSyntaxError(
+        `invalid label selector: expected "," or ")" in a value set, found "${separator?.text ?? "end of selector"}"`,
+      );
     }
   }
 }
 
 function parseSingleValue(cursor: TokenCursor): string {
   const token = cursor.peek();
-  if (token?.kind === 'identifier') {
+  if (token?.kind === "identifier") {
     cursor.next();
     return token.text;
   }
   // `key=` with nothing after it selects the empty value, as in Kubernetes.
-  return '';
+  return "";
 }
 
 function parseRequirement(cursor: TokenCursor): LabelRequirement {
-  if (cursor.isSymbol('!')) {
+  if (cursor.isSymbol("!")) {
     cursor.next();
-    return { key: cursor.expectIdentifier('a label key after "!"'), operator: 'doesNotExist', values: [] };
+    return {
+      key: cursor.expectIdentifier('a label key after "!"'),
+      operator: "doesNotExist",
+      values: [],
+    };
   }
 
-  const key = cursor.expectIdentifier('a label key');
+  const key = cursor.expectIdentifier("a label key");
   const operatorToken = cursor.peek();
-  if (operatorToken === undefined || (operatorToken.kind === 'symbol' && operatorToken.text === ',')) {
-    return { key, operator: 'exists', values: [] };
+  if (
+    operatorToken === undefined ||
+    (operatorToken.kind === "symbol" && operatorToken.text === ",")
+  ) {
+    return { key, operator: "exists", values: [] };
   }
 
   cursor.next();
   switch (operatorToken.text) {
-    case '=':
-    case '==':
-      return { key, operator: 'equals', values: [parseSingleValue(cursor)] };
-    case '!=':
-      return { key, operator: 'notEquals', values: [parseSingleValue(cursor)] };
-    case 'in':
-      return { key, operator: 'in', values: parseValueSet(cursor) };
-    case 'notin':
-      return { key, operator: 'notIn', values: parseValueSet(cursor) };
-    case '>':
-    case '<': {
+    case "=":
+    case "==":
+      return { key, operator: "equals", values: [parseSingleValue(cursor)] };
+    case "!=":
+      return { key, operator: "notEquals", values: [parseSingleValue(cursor)] };
+    case "in":
+      return { key, operator: "in", values: parseValueSet(cursor) };
+    case "notin":
+      return { key, operator: "notIn", values: parseValueSet(cursor) };
+    case ">":
+    case "<": {
       const value = cursor.expectIdentifier('an integer after "' + operatorToken.text + '"');
       if (!/^-?\d+$/.test(value)) {
-        throw new SelectorSyntaxError(`invalid label selector: "${value}" after "${operatorToken.text}" must be an integer`);
+        throw new SelectorSyntaxError(
+          `invalid label selector: "${value}" after "${operatorToken.text}" must be an integer`,
+        );
       }
-      return { key, operator: operatorToken.text === '>' ? 'greaterThan' : 'lessThan', values: [value] };
+      return {
+        key,
+        operator: operatorToken.text === ">" ? "greaterThan" : "lessThan",
+        values: [value],
+      };
     }
     default:
       return cursor.fail('an operator (=, ==, !=, in, notin, <, >) or ","');
@@ -168,13 +197,15 @@ function checkRequirement(requirement: LabelRequirement): void {
     throw new SelectorSyntaxError(`invalid label selector key "${requirement.key}": ${keyError}`);
   }
 
-  if (requirement.operator === 'greaterThan' || requirement.operator === 'lessThan') {
+  if (requirement.operator === "greaterThan" || requirement.operator === "lessThan") {
     return;
   }
   for (const value of requirement.values) {
     const valueError = labelValueError(value);
     if (valueError !== undefined) {
-      throw new SelectorSyntaxError(`invalid label selector value "${value}" for key "${requirement.key}": ${valueError}`);
+      throw new SelectorSyntaxError(
+        `invalid label selector value "${value}" for key "${requirement.key}": ${valueError}`,
+      );
     }
   }
 }
@@ -197,7 +228,7 @@ export function parseLabelSelector(selector: string): LabelSelector {
     if (cursor.peek() === undefined) {
       break;
     }
-    if (!cursor.isSymbol(',')) {
+    if (!cursor.isSymbol(",")) {
       cursor.fail('"," between requirements');
     }
     cursor.next();
@@ -209,34 +240,40 @@ export function parseLabelSelector(selector: string): LabelSelector {
   return requirements;
 }
 
-function matchesRequirement(requirement: LabelRequirement, labels: Record<string, string>): boolean {
+function matchesRequirement(
+  requirement: LabelRequirement,
+  labels: Record<string, string>,
+): boolean {
   const present = Object.hasOwn(labels, requirement.key);
   const value = labels[requirement.key];
 
   switch (requirement.operator) {
-    case 'exists':
+    case "exists":
       return present;
-    case 'doesNotExist':
+    case "doesNotExist":
       return !present;
-    case 'equals':
-    case 'in':
-      return present && requirement.values.includes(value ?? '');
-    case 'notEquals':
-    case 'notIn':
-      return !present || !requirement.values.includes(value ?? '');
-    case 'greaterThan':
-    case 'lessThan': {
-      if (!present || !/^-?\d+$/.test(value ?? '')) {
+    case "equals":
+    case "in":
+      return present && requirement.values.includes(value ?? "");
+    case "notEquals":
+    case "notIn":
+      return !present || !requirement.values.includes(value ?? "");
+    case "greaterThan":
+    case "lessThan": {
+      if (!present || !/^-?\d+$/.test(value ?? "")) {
         return false;
       }
       const actual = Number(value);
       const bound = Number(requirement.values[0]);
-      return requirement.operator === 'greaterThan' ? actual > bound : actual < bound;
+      return requirement.operator === "greaterThan" ? actual > bound : actual < bound;
     }
   }
 }
 
 /** Reports whether a label set satisfies every requirement of the selector. */
-export function matchesLabels(selector: LabelSelector, labels: Record<string, string> | undefined): boolean {
+export function matchesLabels(
+  selector: LabelSelector,
+  labels: Record<string, string> | undefined,
+): boolean {
   return selector.every((requirement) => matchesRequirement(requirement, labels ?? {}));
 }

@@ -1,5 +1,5 @@
-import { badRequest, expired } from './api-status.js';
-import { namespaceOf, type KubeObject } from './kube-object.js';
+import { badRequest, expired } from "./api-status.js";
+import { namespaceOf, type KubeObject } from "./kube-object.js";
 
 /** One page of a list response. */
 export interface ListPage {
@@ -12,7 +12,7 @@ export interface ListPage {
 
 /** The decoded form of a continue token, in the shape the API server's etcd3 store uses. */
 interface ContinueState {
-  v: 'meta.k8s.io/v1';
+  v: "meta.k8s.io/v1";
   rv: number;
   start: string;
 }
@@ -23,18 +23,26 @@ function keyOf(object: KubeObject): string {
 
 function decodeContinue(token: string): ContinueState {
   try {
-    const state = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as Partial<ContinueState>;
-    if (state.v === 'meta.k8s.io/v1' && typeof state.rv === 'number' && typeof state.start === 'string') {
+    const state = JSON.parse(
+      Buffer.from(token, "base64url").toString("utf8"),
+    ) as Partial<ContinueState>;
+    if (
+      state.v === "meta.k8s.io/v1" &&
+      typeof state.rv === "number" &&
+      typeof state.start === "string"
+    ) {
       return state as ContinueState;
     }
   } catch {
     // Reported below with the same message as a token of the wrong shape.
   }
-  throw badRequest(`continue key is not valid: "${token}" was not returned by this server; start a new list without continue`);
+  throw badRequest(
+    `continue key is not valid: "${token}" was not returned by this server; start a new list without continue`,
+  );
 }
 
 function encodeContinue(state: ContinueState): string {
-  return Buffer.from(JSON.stringify(state)).toString('base64url');
+  return Buffer.from(JSON.stringify(state)).toString("base64url");
 }
 
 /**
@@ -54,8 +62,8 @@ export function paginate(
     const state = decodeContinue(options.continueToken);
     if (state.rv < compactedRevision) {
       throw expired(
-        'The provided continue parameter is too old to display a consistent list result. ' +
-          'You can start a new list without the continue parameter.',
+        "The provided continue parameter is too old to display a consistent list result. " +
+          "You can start a new list without the continue parameter.",
       );
     }
     // NOTE: later pages show the objects as they are now, not a snapshot at the first page's
@@ -74,7 +82,7 @@ export function paginate(
   return {
     items,
     resourceVersion: String(listRevision),
-    continueToken: encodeContinue({ v: 'meta.k8s.io/v1', rv: listRevision, start: keyOf(last) }),
+    continueToken: encodeContinue({ v: "meta.k8s.io/v1", rv: listRevision, start: keyOf(last) }),
     remainingItemCount: remaining.length - limit,
   };
 }

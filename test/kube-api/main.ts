@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
+import { parseArgs } from "node:util";
 
-import { pino } from 'pino';
+import { pino } from "pino";
 
-import { startKubeApiEmulator, type KubeApiEmulatorOptions } from './emulator.js';
+import { startKubeApiEmulator, type KubeApiEmulatorOptions } from "./emulator.js";
 
 const usage = `Usage: node dist/test/kube-api/main.js [options]
 
@@ -27,11 +27,15 @@ Options:
   --help                   print this help and exit
 `;
 
-const logLevels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
 
 class UsageError extends Error {}
 
-function parseInteger(flag: string, value: string | undefined, minimum: number): number | undefined {
+function parseInteger(
+  flag: string,
+  value: string | undefined,
+  minimum: number,
+): number | undefined {
   if (value === undefined) {
     return undefined;
   }
@@ -41,20 +45,25 @@ function parseInteger(flag: string, value: string | undefined, minimum: number):
   return Number(value);
 }
 
-function parseCommandLine(args: string[]): { options: KubeApiEmulatorOptions; kubeconfig?: string; logLevel: string; help: boolean } {
+function parseCommandLine(args: string[]): {
+  options: KubeApiEmulatorOptions;
+  kubeconfig?: string;
+  logLevel: string;
+  help: boolean;
+} {
   let parsed;
   try {
     parsed = parseArgs({
       args,
       options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        load: { type: 'string', multiple: true },
-        kubeconfig: { type: 'string' },
-        'history-limit': { type: 'string' },
-        'bookmark-interval-ms': { type: 'string' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean' },
+        port: { type: "string" },
+        host: { type: "string" },
+        load: { type: "string", multiple: true },
+        kubeconfig: { type: "string" },
+        "history-limit": { type: "string" },
+        "bookmark-interval-ms": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean" },
       },
       strict: true,
       allowPositionals: false,
@@ -64,21 +73,21 @@ function parseCommandLine(args: string[]): { options: KubeApiEmulatorOptions; ku
   }
 
   const { values } = parsed;
-  const port = parseInteger('port', values.port, 0);
+  const port = parseInteger("port", values.port, 0);
   if (port !== undefined && port > 65535) {
     throw new UsageError(`--port must be at most 65535, got ${port}`);
   }
-  const logLevel = values['log-level'] ?? 'info';
+  const logLevel = values["log-level"] ?? "info";
   if (!logLevels.includes(logLevel)) {
-    throw new UsageError(`--log-level must be one of ${logLevels.join(', ')}, got "${logLevel}"`);
+    throw new UsageError(`--log-level must be one of ${logLevels.join(", ")}, got "${logLevel}"`);
   }
 
   const options: KubeApiEmulatorOptions = { load: values.load ?? [] };
   const optional = {
     port,
     host: values.host,
-    historyLimit: parseInteger('history-limit', values['history-limit'], 1),
-    bookmarkIntervalMs: parseInteger('bookmark-interval-ms', values['bookmark-interval-ms'], 1),
+    historyLimit: parseInteger("history-limit", values["history-limit"], 1),
+    bookmarkIntervalMs: parseInteger("bookmark-interval-ms", values["bookmark-interval-ms"], 1),
   };
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) {
@@ -108,16 +117,16 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const logger = pino({ name: 'kube-api', level: commandLine.logLevel }, pino.destination(2));
+  const logger = pino({ name: "kube-api", level: commandLine.logLevel }, pino.destination(2));
   let emulator;
   try {
     emulator = await startKubeApiEmulator({ ...commandLine.options, logger });
     if (commandLine.kubeconfig !== undefined) {
       await emulator.writeKubeconfig(commandLine.kubeconfig);
-      logger.info({ path: commandLine.kubeconfig }, 'wrote kubeconfig');
+      logger.info({ path: commandLine.kubeconfig }, "wrote kubeconfig");
     }
   } catch (error) {
-    logger.error({ err: error }, 'kube-api emulator failed to start');
+    logger.error({ err: error }, "kube-api emulator failed to start");
     await emulator?.close();
     process.stderr.write(`kube-api: ${(error as Error).message}\n`);
     return 1;
@@ -128,11 +137,11 @@ async function main(): Promise<number> {
 
   return new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
-      logger.info({ signal }, 'stopping kube-api emulator');
+      logger.info({ signal }, "stopping kube-api emulator");
       void running.close().then(() => resolve(0));
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
   });
 }
 

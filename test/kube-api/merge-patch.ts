@@ -1,4 +1,4 @@
-import { cloneJson, isJsonObject, type JsonValue } from './json-value.js';
+import { cloneJson, isJsonObject, type JsonValue } from "./json-value.js";
 
 /**
  * Applies a JSON merge patch (RFC 7386): objects merge recursively, `null` removes a key, and
@@ -34,7 +34,7 @@ export function stripStrategicDirectives(patch: JsonValue): JsonValue {
 
   const result: Record<string, JsonValue> = {};
   for (const [key, value] of Object.entries(patch)) {
-    if (!key.startsWith('$')) {
+    if (!key.startsWith("$")) {
       result[key] = stripStrategicDirectives(value);
     }
   }

@@ -1,9 +1,9 @@
-import { alreadyExists, conflict, notFound } from './api-status.js';
-import { EventHistory } from './event-history.js';
-import { cloneJson } from './json-value.js';
-import { kubeTimestamp, namespaceOf, type KubeObject, type StoreEvent } from './kube-object.js';
-import { namespaceType, ResourceRegistry, type ResourceType } from './resource-types.js';
-import { prepareCreate, prepareUpdate } from './write-rules.js';
+import { alreadyExists, conflict, notFound } from "./api-status.js";
+import { EventHistory } from "./event-history.js";
+import { cloneJson } from "./json-value.js";
+import { kubeTimestamp, namespaceOf, type KubeObject, type StoreEvent } from "./kube-object.js";
+import { namespaceType, ResourceRegistry, type ResourceType } from "./resource-types.js";
+import { prepareCreate, prepareUpdate } from "./write-rules.js";
 
 /** A resource as a ResourceType or as a name kubectl accepts, e.g. `es` or `namespaces`. */
 export type ResourceRef = ResourceType | string;
@@ -79,7 +79,10 @@ export class ObjectStore {
     const type = this.resolve(ref);
     const keys = [...this.bucket(type).keys()].sort();
     const objects = keys.map((key) => this.bucket(type).get(key) as KubeObject);
-    const selected = namespace === undefined || namespace === '' ? objects : objects.filter((object) => namespaceOf(object) === namespace);
+    const selected =
+      namespace === undefined || namespace === ""
+        ? objects
+        : objects.filter((object) => namespaceOf(object) === namespace);
     return selected.map((object) => cloneJson(object));
   }
 
@@ -88,13 +91,22 @@ export class ObjectStore {
    * 409 AlreadyExists when the name is taken, and 400 or 422 when the body is invalid.
    * `keepStatus` stores `.status` as given, which loading fixtures needs.
    */
-  create(ref: ResourceRef, namespace: string, body: unknown, options: WriteOptions & { keepStatus?: boolean } = {}): KubeObject {
+  create(
+    ref: ResourceRef,
+    namespace: string,
+    body: unknown,
+    options: WriteOptions & { keepStatus?: boolean } = {},
+  ): KubeObject {
     const type = this.resolve(ref);
     const object = prepareCreate(type, body, { namespace }, options.keepStatus ?? false);
     const name = object.metadata.name;
 
     const namespacesServed = this.registry.types().includes(namespaceType);
-    if (type.namespaced && namespacesServed && this.get(namespaceType, '', namespace) === undefined) {
+    if (
+      type.namespaced &&
+      namespacesServed &&
+      this.get(namespaceType, "", namespace) === undefined
+    ) {
       throw notFound(namespaceType, namespace);
     }
     if (this.bucket(type).has(objectKey(namespace, name))) {
@@ -104,7 +116,7 @@ export class ObjectStore {
       return object;
     }
 
-    return this.commit('ADDED', type, object, undefined);
+    return this.commit("ADDED", type, object, undefined);
   }
 
   /**
@@ -112,19 +124,31 @@ export class ObjectStore {
    * Throws ApiError 404, 409 Conflict for a stale `metadata.resourceVersion`, 400 or 422.
    * A write that changes nothing returns the stored object without a new resourceVersion.
    */
-  replace(ref: ResourceRef, namespace: string, name: string, body: unknown, options: WriteOptions & { subresource?: string } = {}): KubeObject {
+  replace(
+    ref: ResourceRef,
+    namespace: string,
+    name: string,
+    body: unknown,
+    options: WriteOptions & { subresource?: string } = {},
+  ): KubeObject {
     const type = this.resolve(ref);
     const existing = this.mustGet(type, namespace, name);
-    const target = options.subresource === undefined ? { namespace } : { namespace, subresource: options.subresource };
+    const target =
+      options.subresource === undefined
+        ? { namespace }
+        : { namespace, subresource: options.subresource };
     const object = prepareUpdate(type, existing, body, target);
 
     if (object === undefined || options.dryRun === true) {
       return object ?? existing;
     }
-    if (object.metadata.deletionTimestamp !== undefined && (object.metadata.finalizers ?? []).length === 0) {
+    if (
+      object.metadata.deletionTimestamp !== undefined &&
+      (object.metadata.finalizers ?? []).length === 0
+    ) {
       return this.remove(type, object);
     }
-    return this.commit('MODIFIED', type, object, existing);
+    return this.commit("MODIFIED", type, object, existing);
   }
 
   /**
@@ -132,7 +156,12 @@ export class ObjectStore {
    * until an update removes the last finalizer. Deleting a Namespace deletes every object in it first.
    * Returns the deleted (or terminating) object.
    */
-  delete(ref: ResourceRef, namespace: string, name: string, options: WriteOptions & { preconditions?: DeletePreconditions } = {}): KubeObject {
+  delete(
+    ref: ResourceRef,
+    namespace: string,
+    name: string,
+    options: WriteOptions & { preconditions?: DeletePreconditions } = {},
+  ): KubeObject {
     const type = this.resolve(ref);
     const existing = this.mustGet(type, namespace, name);
     checkPreconditions(type, existing, options.preconditions);
@@ -146,8 +175,8 @@ export class ObjectStore {
       }
       const terminating = cloneJson(existing);
       terminating.metadata.deletionTimestamp = kubeTimestamp();
-      terminating.metadata['deletionGracePeriodSeconds'] = 0;
-      return this.commit('MODIFIED', type, terminating, existing);
+      terminating.metadata["deletionGracePeriodSeconds"] = 0;
+      return this.commit("MODIFIED", type, terminating, existing);
     }
     if (type === namespaceType) {
       this.deleteNamespaceContents(name);
@@ -171,16 +200,26 @@ export class ObjectStore {
     const deleted = cloneJson(existing);
     deleted.metadata.resourceVersion = String(this.revision);
     this.bucket(type).delete(objectKey(namespaceOf(existing), existing.metadata.name));
-    this.emit({ type: 'DELETED', resource: type, object: deleted, resourceVersion: this.revision });
+    this.emit({ type: "DELETED", resource: type, object: deleted, resourceVersion: this.revision });
     return cloneJson(deleted);
   }
 
-  private commit(eventType: 'ADDED' | 'MODIFIED', type: ResourceType, object: KubeObject, previous: KubeObject | undefined): KubeObject {
+  private commit(
+    eventType: "ADDED" | "MODIFIED",
+    type: ResourceType,
+    object: KubeObject,
+    previous: KubeObject | undefined,
+  ): KubeObject {
     this.revision += 1;
     object.metadata.resourceVersion = String(this.revision);
     this.bucket(type).set(objectKey(namespaceOf(object), object.metadata.name), cloneJson(object));
 
-    const event: StoreEvent = { type: eventType, resource: type, object: cloneJson(object), resourceVersion: this.revision };
+    const event: StoreEvent = {
+      type: eventType,
+      resource: type,
+      object: cloneJson(object),
+      resourceVersion: this.revision,
+    };
     if (previous !== undefined) {
       event.previous = previous;
     }
@@ -196,7 +235,7 @@ export class ObjectStore {
   }
 
   private resolve(ref: ResourceRef): ResourceType {
-    return typeof ref === 'string' ? this.registry.resolve(ref) : ref;
+    return typeof ref === "string" ? this.registry.resolve(ref) : ref;
   }
 
   private bucket(type: ResourceType): Map<string, KubeObject> {
@@ -213,14 +252,22 @@ function objectKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-function checkPreconditions(type: ResourceType, existing: KubeObject, preconditions: DeletePreconditions | undefined): void {
+function checkPreconditions(
+  type: ResourceType,
+  existing: KubeObject,
+  preconditions: DeletePreconditions | undefined,
+): void {
   const name = existing.metadata.name;
   if (preconditions?.uid !== undefined && preconditions.uid !== existing.metadata.uid) {
-    throw conflict(type, name, `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${existing.metadata.uid ?? ''}`);
+    throw conflict(
+      type,
+      name,
+      `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${existing.metadata.uid ?? ""}`,
+    );
   }
   const resourceVersion = preconditions?.resourceVersion;
   if (resourceVersion !== undefined && resourceVersion !== existing.metadata.resourceVersion) {
-    const cause = `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ''}`;
+    const cause = `Precondition failed: ResourceVersion in precondition: ${resourceVersion}, ResourceVersion in object meta: ${existing.metadata.resourceVersion ?? ""}`;
     throw conflict(type, name, cause);
   }
 }

@@ -1,6 +1,6 @@
-import { isJsonObject } from './json-value.js';
-import type { StatusCause } from './api-status.js';
-import type { NameRule } from './resource-types.js';
+import { isJsonObject } from "./json-value.js";
+import type { StatusCause } from "./api-status.js";
+import type { NameRule } from "./resource-types.js";
 
 // Formats and messages follow k8s.io/apimachinery/pkg/util/validation.
 const dnsLabelPattern = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -11,7 +11,7 @@ const maxAnnotationsBytes = 256 * 1024;
 
 /** Returns why a name breaks the rule, or undefined when it is valid. */
 export function nameError(name: string, rule: NameRule): string | undefined {
-  if (rule === 'dns-label') {
+  if (rule === "dns-label") {
     if (name.length > 63 || !dnsLabelPattern.test(name)) {
       return "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (max 63 characters)";
     }
@@ -26,15 +26,15 @@ export function nameError(name: string, rule: NameRule): string | undefined {
 
 /** Returns why a label or annotation key is not a qualified name (`[prefix/]name`), or undefined. */
 export function labelKeyError(key: string): string | undefined {
-  const parts = key.split('/');
+  const parts = key.split("/");
   if (parts.length > 2) {
     return "a qualified name must have at most one '/'";
   }
 
-  const name = parts.length === 2 ? (parts[1] ?? '') : key;
+  const name = parts.length === 2 ? (parts[1] ?? "") : key;
   if (parts.length === 2) {
-    const prefix = parts[0] ?? '';
-    if (prefix.length === 0 || nameError(prefix, 'dns-subdomain') !== undefined) {
+    const prefix = parts[0] ?? "";
+    if (prefix.length === 0 || nameError(prefix, "dns-subdomain") !== undefined) {
       return 'the prefix before "/" must be a lowercase DNS subdomain';
     }
   }
@@ -47,7 +47,7 @@ export function labelKeyError(key: string): string | undefined {
 
 /** Returns why a label value is invalid, or undefined. The empty string is a valid value. */
 export function labelValueError(value: string): string | undefined {
-  if (value === '') {
+  if (value === "") {
     return undefined;
   }
   if (value.length > maxLabelValueLength || !qualifiedNamePattern.test(value)) {
@@ -65,22 +65,40 @@ function stringMapCauses(
     return [];
   }
   if (!isJsonObject(value)) {
-    return [{ reason: 'FieldValueInvalid', field, message: 'Invalid value: must be a map of string keys to string values' }];
+    return [
+      {
+        reason: "FieldValueInvalid",
+        field,
+        message: "Invalid value: must be a map of string keys to string values",
+      },
+    ];
   }
 
   const causes: StatusCause[] = [];
   for (const [key, entry] of Object.entries(value)) {
     const keyError = labelKeyError(key);
     if (keyError !== undefined) {
-      causes.push({ reason: 'FieldValueInvalid', field, message: `Invalid value: "${key}": ${keyError}` });
+      causes.push({
+        reason: "FieldValueInvalid",
+        field,
+        message: `Invalid value: "${key}": ${keyError}`,
+      });
     }
-    if (typeof entry !== 'string') {
-      causes.push({ reason: 'FieldValueInvalid', field: `${field}.${key}`, message: 'Invalid value: must be a string' });
+    if (typeof entry !== "string") {
+      causes.push({
+        reason: "FieldValueInvalid",
+        field: `${field}.${key}`,
+        message: "Invalid value: must be a string",
+      });
       continue;
     }
     const valueError = checkValue?.(entry);
     if (valueError !== undefined) {
-      causes.push({ reason: 'FieldValueInvalid', field: `${field}.${key}`, message: `Invalid value: "${entry}": ${valueError}` });
+      causes.push({
+        reason: "FieldValueInvalid",
+        field: `${field}.${key}`,
+        message: `Invalid value: "${entry}": ${valueError}`,
+      });
     }
   }
   return causes;
@@ -93,24 +111,32 @@ function stringMapCauses(
 export function metadataCauses(metadata: Record<string, unknown>, rule: NameRule): StatusCause[] {
   const causes: StatusCause[] = [];
 
-  const name = metadata['name'];
-  if (typeof name !== 'string' || name === '') {
-    causes.push({ reason: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required' });
+  const name = metadata["name"];
+  if (typeof name !== "string" || name === "") {
+    causes.push({
+      reason: "FieldValueRequired",
+      field: "metadata.name",
+      message: "Required value: name or generateName is required",
+    });
   } else {
     const error = nameError(name, rule);
     if (error !== undefined) {
-      causes.push({ reason: 'FieldValueInvalid', field: 'metadata.name', message: `Invalid value: "${name}": ${error}` });
+      causes.push({
+        reason: "FieldValueInvalid",
+        field: "metadata.name",
+        message: `Invalid value: "${name}": ${error}`,
+      });
     }
   }
 
-  causes.push(...stringMapCauses('metadata.labels', metadata['labels'], labelValueError));
-  causes.push(...stringMapCauses('metadata.annotations', metadata['annotations'], undefined));
+  causes.push(...stringMapCauses("metadata.labels", metadata["labels"], labelValueError));
+  causes.push(...stringMapCauses("metadata.annotations", metadata["annotations"], undefined));
 
-  const annotationsBytes = Buffer.byteLength(JSON.stringify(metadata['annotations'] ?? {}));
+  const annotationsBytes = Buffer.byteLength(JSON.stringify(metadata["annotations"] ?? {}));
   if (annotationsBytes > maxAnnotationsBytes) {
     causes.push({
-      reason: 'FieldValueTooLong',
-      field: 'metadata.annotations',
+      reason: "FieldValueTooLong",
+      field: "metadata.annotations",
       message: `Too long: must have at most ${maxAnnotationsBytes} bytes`,
     });
   }

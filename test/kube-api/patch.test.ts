@@ -1,27 +1,36 @@
-import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
 
-import { applyJsonPatch, JsonPatchApplyError, JsonPatchFormatError, parseJsonPatch } from './json-patch.js';
-import type { JsonValue } from './json-value.js';
-import { applyMergePatch, stripStrategicDirectives } from './merge-patch.js';
+import {
+  applyJsonPatch,
+  JsonPatchApplyError,
+  JsonPatchFormatError,
+  parseJsonPatch,
+} from "./json-patch.js";
+import type { JsonValue } from "./json-value.js";
+import { applyMergePatch, stripStrategicDirectives } from "./merge-patch.js";
 
-describe('applyMergePatch', () => {
+describe("applyMergePatch", () => {
   // The test cases of RFC 7386, appendix A.
   const rfcCases: Array<[target: JsonValue, patch: JsonValue, expected: JsonValue]> = [
-    [{ a: 'b' }, { a: 'c' }, { a: 'c' }],
-    [{ a: 'b' }, { b: 'c' }, { a: 'b', b: 'c' }],
-    [{ a: 'b' }, { a: null }, {}],
-    [{ a: 'b', b: 'c' }, { a: null }, { b: 'c' }],
-    [{ a: ['b'] }, { a: 'c' }, { a: 'c' }],
-    [{ a: 'c' }, { a: ['b'] }, { a: ['b'] }],
-    [{ a: { b: 'c' } }, { a: { b: 'd', c: null } }, { a: { b: 'd' } }],
-    [{ a: [{ b: 'c' }] }, { a: [1] }, { a: [1] }],
-    [['a', 'b'], ['c', 'd'], ['c', 'd']],
-    [{ a: 'b' }, ['c'], ['c']],
-    [{ a: 'foo' }, null, null],
-    [{ a: 'foo' }, 'bar', 'bar'],
+    [{ a: "b" }, { a: "c" }, { a: "c" }],
+    [{ a: "b" }, { b: "c" }, { a: "b", b: "c" }],
+    [{ a: "b" }, { a: null }, {}],
+    [{ a: "b", b: "c" }, { a: null }, { b: "c" }],
+    [{ a: ["b"] }, { a: "c" }, { a: "c" }],
+    [{ a: "c" }, { a: ["b"] }, { a: ["b"] }],
+    [{ a: { b: "c" } }, { a: { b: "d", c: null } }, { a: { b: "d" } }],
+    [{ a: [{ b: "c" }] }, { a: [1] }, { a: [1] }],
+    [
+      ["a", "b"],
+      ["c", "d"],
+      ["c", "d"],
+    ],
+    [{ a: "b" }, ["c"], ["c"]],
+    [{ a: "foo" }, null, null],
+    [{ a: "foo" }, "bar", "bar"],
     [{ e: null }, { a: 1 }, { e: null, a: 1 }],
-    [[1, 2], { a: 'b', c: null }, { a: 'b' }],
+    [[1, 2], { a: "b", c: null }, { a: "b" }],
     [{}, { a: { bb: { ccc: null } } }, { a: { bb: {} } }],
   ];
 
@@ -31,32 +40,66 @@ describe('applyMergePatch', () => {
     });
   });
 
-  it('leaves the target unchanged', () => {
-    const target = { metadata: { annotations: { a: '1' } } };
+  it("leaves the target unchanged", () => {
+    const target = { metadata: { annotations: { a: "1" } } };
     applyMergePatch(target, { metadata: { annotations: { a: null } } });
-    assert.deepEqual(target, { metadata: { annotations: { a: '1' } } });
+    assert.deepEqual(target, { metadata: { annotations: { a: "1" } } });
   });
 });
 
-describe('stripStrategicDirectives', () => {
-  it('removes $-keys at every level', () => {
-    const patch = { $patch: 'merge', metadata: { labels: { a: 'b' }, '$setElementOrder/finalizers': [{ x: 1 }] } };
-    assert.deepEqual(stripStrategicDirectives(patch), { metadata: { labels: { a: 'b' } } });
+describe("stripStrategicDirectives", () => {
+  it("removes $-keys at every level", () => {
+    const patch = {
+      $patch: "merge",
+      metadata: { labels: { a: "b" }, "$setElementOrder/finalizers": [{ x: 1 }] },
+    };
+    assert.deepEqual(stripStrategicDirectives(patch), { metadata: { labels: { a: "b" } } });
   });
 });
 
-describe('applyJsonPatch', () => {
-  const target: JsonValue = { metadata: { name: 'x', annotations: { 'a/b': '1' } }, list: [1, 2, 3] };
+describe("applyJsonPatch", () => {
+  const target: JsonValue = {
+    metadata: { name: "x", annotations: { "a/b": "1" } },
+    list: [1, 2, 3],
+  };
 
   const cases: Array<[name: string, operations: unknown, expected: JsonValue]> = [
-    ['adds a key', [{ op: 'add', path: '/metadata/labels', value: { t: 'v' } }], { metadata: { name: 'x', annotations: { 'a/b': '1' }, labels: { t: 'v' } }, list: [1, 2, 3] }],
-    ['adds to the end of an array', [{ op: 'add', path: '/list/-', value: 4 }], { metadata: { name: 'x', annotations: { 'a/b': '1' } }, list: [1, 2, 3, 4] }],
-    ['inserts into an array', [{ op: 'add', path: '/list/0', value: 0 }], { metadata: { name: 'x', annotations: { 'a/b': '1' } }, list: [0, 1, 2, 3] }],
-    ['removes an escaped key', [{ op: 'remove', path: '/metadata/annotations/a~1b' }], { metadata: { name: 'x', annotations: {} }, list: [1, 2, 3] }],
-    ['replaces an array item', [{ op: 'replace', path: '/list/1', value: 9 }], { metadata: { name: 'x', annotations: { 'a/b': '1' } }, list: [1, 9, 3] }],
-    ['moves a value', [{ op: 'move', from: '/metadata/name', path: '/name' }], { metadata: { annotations: { 'a/b': '1' } }, list: [1, 2, 3], name: 'x' }],
-    ['copies a value', [{ op: 'copy', from: '/list/2', path: '/copy' }], { metadata: { name: 'x', annotations: { 'a/b': '1' } }, list: [1, 2, 3], copy: 3 }],
-    ['passes a test', [{ op: 'test', path: '/metadata/name', value: 'x' }], target],
+    [
+      "adds a key",
+      [{ op: "add", path: "/metadata/labels", value: { t: "v" } }],
+      { metadata: { name: "x", annotations: { "a/b": "1" }, labels: { t: "v" } }, list: [1, 2, 3] },
+    ],
+    [
+      "adds to the end of an array",
+      [{ op: "add", path: "/list/-", value: 4 }],
+      { metadata: { name: "x", annotations: { "a/b": "1" } }, list: [1, 2, 3, 4] },
+    ],
+    [
+      "inserts into an array",
+      [{ op: "add", path: "/list/0", value: 0 }],
+      { metadata: { name: "x", annotations: { "a/b": "1" } }, list: [0, 1, 2, 3] },
+    ],
+    [
+      "removes an escaped key",
+      [{ op: "remove", path: "/metadata/annotations/a~1b" }],
+      { metadata: { name: "x", annotations: {} }, list: [1, 2, 3] },
+    ],
+    [
+      "replaces an array item",
+      [{ op: "replace", path: "/list/1", value: 9 }],
+      { metadata: { name: "x", annotations: { "a/b": "1" } }, list: [1, 9, 3] },
+    ],
+    [
+      "moves a value",
+      [{ op: "move", from: "/metadata/name", path: "/name" }],
+      { metadata: { annotations: { "a/b": "1" } }, list: [1, 2, 3], name: "x" },
+    ],
+    [
+      "copies a value",
+      [{ op: "copy", from: "/list/2", path: "/copy" }],
+      { metadata: { name: "x", annotations: { "a/b": "1" } }, list: [1, 2, 3], copy: 3 },
+    ],
+    ["passes a test", [{ op: "test", path: "/metadata/name", value: "x" }], target],
   ];
 
   for (const [name, operations, expected] of cases) {
@@ -66,11 +109,11 @@ describe('applyJsonPatch', () => {
   }
 
   const failures: Array<[name: string, operations: unknown]> = [
-    ['fails a test', [{ op: 'test', path: '/metadata/name', value: 'y' }]],
-    ['replaces a missing key', [{ op: 'replace', path: '/spec/x', value: 1 }]],
-    ['removes a missing key', [{ op: 'remove', path: '/metadata/labels' }]],
-    ['adds past the end of an array', [{ op: 'add', path: '/list/5', value: 1 }]],
-    ['moves into its own child', [{ op: 'move', from: '/metadata', path: '/metadata/inner' }]],
+    ["fails a test", [{ op: "test", path: "/metadata/name", value: "y" }]],
+    ["replaces a missing key", [{ op: "replace", path: "/spec/x", value: 1 }]],
+    ["removes a missing key", [{ op: "remove", path: "/metadata/labels" }]],
+    ["adds past the end of an array", [{ op: "add", path: "/list/5", value: 1 }]],
+    ["moves into its own child", [{ op: "move", from: "/metadata", path: "/metadata/inner" }]],
   ];
 
   for (const [name, operations] of failures) {
@@ -79,17 +122,23 @@ describe('applyJsonPatch', () => {
     });
   }
 
-  it('applies nothing when a later operation fails', () => {
+  it("applies nothing when a later operation fails", () => {
     const copy = structuredClone(target);
     const operations = parseJsonPatch([
-      { op: 'add', path: '/metadata/labels', value: {} },
-      { op: 'test', path: '/metadata/name', value: 'nope' },
+      { op: "add", path: "/metadata/labels", value: {} },
+      { op: "test", path: "/metadata/name", value: "nope" },
     ]);
     assert.throws(() => applyJsonPatch(copy, operations));
     assert.deepEqual(copy, target);
   });
 
-  const malformed: unknown[] = [{ op: 'add' }, [{ op: 'jump', path: '/a' }], [{ op: 'add', path: '/a' }], [{ op: 'move', path: '/a' }], [{ op: 'add', value: 1 }]];
+  const malformed: unknown[] = [
+    { op: "add" },
+    [{ op: "jump", path: "/a" }],
+    [{ op: "add", path: "/a" }],
+    [{ op: "move", path: "/a" }],
+    [{ op: "add", value: 1 }],
+  ];
   malformed.forEach((document, index) => {
     it(`rejects malformed document ${index + 1} with JsonPatchFormatError`, () => {
       assert.throws(() => parseJsonPatch(document), JsonPatchFormatError);

@@ -1,11 +1,11 @@
-import type { ServerResponse } from 'node:http';
+import type { ServerResponse } from "node:http";
 
-import { ApiError, badRequest, expired } from './api-status.js';
-import { matchesFields, type FieldRequirement } from './field-selector.js';
-import { matchesLabels, type LabelSelector } from './label-selector.js';
-import { namespaceOf, type KubeObject, type StoreEvent } from './kube-object.js';
-import type { ObjectStore } from './object-store.js';
-import { apiVersionOf, type ResourceType } from './resource-types.js';
+import { ApiError, badRequest, expired } from "./api-status.js";
+import { matchesFields, type FieldRequirement } from "./field-selector.js";
+import { matchesLabels, type LabelSelector } from "./label-selector.js";
+import { namespaceOf, type KubeObject, type StoreEvent } from "./kube-object.js";
+import type { ObjectStore } from "./object-store.js";
+import { apiVersionOf, type ResourceType } from "./resource-types.js";
 
 /** What one watch request selects and how it wants events delivered. */
 export interface WatchRequest {
@@ -22,18 +22,21 @@ export interface WatchRequest {
 
 /** A line of a watch response. */
 interface WatchEventLine {
-  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
   object: unknown;
 }
 
 /** Annotation on the bookmark that ends the initial events of a `sendInitialEvents=true` watch. */
-const initialEventsEndAnnotation = 'k8s.io/initial-events-end';
+const initialEventsEndAnnotation = "k8s.io/initial-events-end";
 
 function matches(request: WatchRequest, object: KubeObject): boolean {
-  if (request.namespace !== '' && namespaceOf(object) !== request.namespace) {
+  if (request.namespace !== "" && namespaceOf(object) !== request.namespace) {
     return false;
   }
-  return matchesLabels(request.labelSelector, object.metadata.labels) && matchesFields(request.fieldSelector, object);
+  return (
+    matchesLabels(request.labelSelector, object.metadata.labels) &&
+    matchesFields(request.fieldSelector, object)
+  );
 }
 
 /**
@@ -46,15 +49,15 @@ function eventFor(request: WatchRequest, event: StoreEvent): WatchEventLine | un
   }
 
   const selectedNow = matches(request, event.object);
-  if (event.type !== 'MODIFIED' || event.previous === undefined) {
+  if (event.type !== "MODIFIED" || event.previous === undefined) {
     return selectedNow ? { type: event.type, object: event.object } : undefined;
   }
 
   const selectedBefore = matches(request, event.previous);
   if (selectedNow) {
-    return { type: selectedBefore ? 'MODIFIED' : 'ADDED', object: event.object };
+    return { type: selectedBefore ? "MODIFIED" : "ADDED", object: event.object };
   }
-  return selectedBefore ? { type: 'DELETED', object: event.object } : undefined;
+  return selectedBefore ? { type: "DELETED", object: event.object } : undefined;
 }
 
 /**
@@ -93,7 +96,10 @@ export class WatchHub {
     const startRevision = this.startRevision(request, initialEvents);
     const replay = initialEvents ? [] : this.store.history.since(startRevision);
 
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-cache, private",
+    });
     res.flushHeaders();
     const send = (line: WatchEventLine): void => {
       res.write(`${JSON.stringify(line)}\n`);
@@ -102,7 +108,7 @@ export class WatchHub {
     if (replay === undefined) {
       const oldest = this.store.history.compactedResourceVersion + 1;
       const status = expired(`too old resource version: ${startRevision} (${oldest})`).toStatus();
-      send({ type: 'ERROR', object: status });
+      send({ type: "ERROR", object: status });
       res.end();
       return;
     }
@@ -129,22 +135,32 @@ export class WatchHub {
 
   private initialEventsFlag(request: WatchRequest): boolean {
     if (request.sendInitialEvents === true && !request.allowWatchBookmarks) {
-      throw new ApiError(422, 'Invalid', 'sendInitialEvents requires setting allowWatchBookmarks to true');
+      throw new ApiError(
+        422,
+        "Invalid",
+        "sendInitialEvents requires setting allowWatchBookmarks to true",
+      );
     }
     if (request.sendInitialEvents !== undefined) {
       return request.sendInitialEvents;
     }
     // A watch with no resourceVersion, or "0", starts with synthetic ADDED events for the current objects.
-    return request.resourceVersion === undefined || request.resourceVersion === '' || request.resourceVersion === '0';
+    return (
+      request.resourceVersion === undefined ||
+      request.resourceVersion === "" ||
+      request.resourceVersion === "0"
+    );
   }
 
   private startRevision(request: WatchRequest, initialEvents: boolean): number {
     const value = request.resourceVersion;
-    if (initialEvents || value === undefined || value === '' || value === '0') {
+    if (initialEvents || value === undefined || value === "" || value === "0") {
       return Number(this.store.resourceVersion);
     }
     if (!/^\d+$/.test(value)) {
-      throw badRequest(`invalid resourceVersion "${value}": must be a resourceVersion returned by this server`);
+      throw badRequest(
+        `invalid resourceVersion "${value}": must be a resourceVersion returned by this server`,
+      );
     }
     return Number(value);
   }
@@ -152,12 +168,18 @@ export class WatchHub {
   private sendInitialEvents(request: WatchRequest, send: (line: WatchEventLine) => void): void {
     for (const object of this.store.list(request.type, request.namespace)) {
       if (matches(request, object)) {
-        send({ type: 'ADDED', object });
+        send({ type: "ADDED", object });
       }
     }
     if (request.sendInitialEvents === true) {
-      const metadata = { resourceVersion: this.store.resourceVersion, annotations: { [initialEventsEndAnnotation]: 'true' } };
-      send({ type: 'BOOKMARK', object: { kind: request.type.kind, apiVersion: apiVersionOf(request.type), metadata } });
+      const metadata = {
+        resourceVersion: this.store.resourceVersion,
+        annotations: { [initialEventsEndAnnotation]: "true" },
+      };
+      send({
+        type: "BOOKMARK",
+        object: { kind: request.type.kind, apiVersion: apiVersionOf(request.type), metadata },
+      });
     }
   }
 
@@ -168,10 +190,16 @@ export class WatchHub {
     unsubscribe: () => void,
   ): void {
     const sendBookmark = (): void => {
-      const object = { kind: request.type.kind, apiVersion: apiVersionOf(request.type), metadata: { resourceVersion: this.store.resourceVersion } };
-      send({ type: 'BOOKMARK', object });
+      const object = {
+        kind: request.type.kind,
+        apiVersion: apiVersionOf(request.type),
+        metadata: { resourceVersion: this.store.resourceVersion },
+      };
+      send({ type: "BOOKMARK", object });
     };
-    const bookmarkTimer = request.allowWatchBookmarks ? setInterval(sendBookmark, this.bookmarkIntervalMs) : undefined;
+    const bookmarkTimer = request.allowWatchBookmarks
+      ? setInterval(sendBookmark, this.bookmarkIntervalMs)
+      : undefined;
 
     let closed = false;
     const close = (): void => {
@@ -188,7 +216,10 @@ export class WatchHub {
       }
     };
 
-    const timeoutMs = request.timeoutSeconds === undefined || request.timeoutSeconds === 0 ? undefined : request.timeoutSeconds * 1000;
+    const timeoutMs =
+      request.timeoutSeconds === undefined || request.timeoutSeconds === 0
+        ? undefined
+        : request.timeoutSeconds * 1000;
     const timeoutTimer =
       timeoutMs === undefined
         ? undefined
@@ -202,6 +233,6 @@ export class WatchHub {
 
     this.closers.add(close);
     // 'close' on the response fires when the client disconnects as well as after res.end().
-    res.on('close', close);
+    res.on("close", close);
   }
 }

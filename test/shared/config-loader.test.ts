@@ -93,8 +93,9 @@ describe("config loader", () => {
     assert.equal(find(/^spec\.notificationSources\[0\]\.tcpSocket\.port: .*70000$/).length, 1);
     assert.equal(find(/identifierPathOnPaylod: unknown field; expected one of host/).length, 1);
     assert.equal(
-      find(/matchExpressions\[0\]\.operator: must be one of In, NotIn, Exists, DoesNotExist, got "Is"$/)
-        .length,
+      find(
+        /matchExpressions\[0\]\.operator: must be one of In, NotIn, Exists, DoesNotExist, got "Is"$/,
+      ).length,
       1,
     );
   });
@@ -120,7 +121,10 @@ describe("config loader", () => {
     - type: Deployment
       deployment: {}
 `);
-    assert.match(problems[0] ?? "", /destinationsToWatch\[0\]\.type: destination type "Deployment"/);
+    assert.match(
+      problems[0] ?? "",
+      /destinationsToWatch\[0\]\.type: destination type "Deployment"/,
+    );
   });
 
   it("rejects In without values", () => {
@@ -156,7 +160,9 @@ describe("config loader", () => {
 kind: ConfigMap
 metadata: {name: x}
 `);
-    assert.ok(problems.includes('apiVersion: must be "reloader.external-secrets.io/v1alpha1", got "v1"'));
+    assert.ok(
+      problems.includes('apiVersion: must be "reloader.external-secrets.io/v1alpha1", got "v1"'),
+    );
     assert.ok(problems.includes('kind: must be "Config", got "ConfigMap"'));
     assert.ok(problems.includes("spec: is required"));
   });

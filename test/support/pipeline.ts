@@ -88,12 +88,22 @@ export async function startPipeline(configName: string): Promise<Pipeline> {
   await rewriteConfig(configName, tcpPort, configFile);
 
   const prefix = `e2e-${randomBytes(6).toString("hex")}`;
-  const env = { ...process.env, REDIS_URL: TEST_REDIS_URL, QUEUE_PREFIX: prefix, KUBECONFIG: kubeconfig };
+  const env = {
+    ...process.env,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: prefix,
+    KUBECONFIG: kubeconfig,
+  };
   const output: string[] = [];
   const sightings: PatchSighting[] = [];
   const unwatch = watchPatches(emulator, (sighting) => sightings.push(sighting));
 
-  const worker = startTestTier("worker/main.js", ["--config", configFile, "--http-port", "0"], env, output);
+  const worker = startTestTier(
+    "worker/main.js",
+    ["--config", configFile, "--http-port", "0"],
+    env,
+    output,
+  );
   const gateway = startTestTier(
     "gateway/main.js",
     ["--config", configFile, "--http-port", String(gatewayHttpPort), "--http-host", "127.0.0.1"],
@@ -103,13 +113,17 @@ export async function startPipeline(configName: string): Promise<Pipeline> {
   await Promise.all([worker.ready, gateway.ready]);
 
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = [ROTATION_QUEUE, PATCH_QUEUE].map((name) => new Queue(name, { connection: redis, prefix }));
+  const queues = [ROTATION_QUEUE, PATCH_QUEUE].map(
+    (name) => new Queue(name, { connection: redis, prefix }),
+  );
 
   const waitForCompleted = async (rotations: number, patches: number, timeoutMs = 20_000) => {
     const deadline = Date.now() + timeoutMs;
     let counts: number[] = [];
     while (Date.now() < deadline) {
-      counts = await Promise.all(queues.map(async (queue) => (await queue.getJobCounts("completed")).completed ?? 0));
+      counts = await Promise.all(
+        queues.map(async (queue) => (await queue.getJobCounts("completed")).completed ?? 0),
+      );
       if (counts[0] === rotations && counts[1] === patches) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -122,7 +136,9 @@ export async function startPipeline(configName: string): Promise<Pipeline> {
   const stop = async () => {
     const codes = { gateway: await gateway.tier.stop(), worker: await worker.tier.stop() };
     unwatch();
-    await Promise.all(queues.map((queue) => queue.obliterate({ force: true }).then(() => queue.close())));
+    await Promise.all(
+      queues.map((queue) => queue.obliterate({ force: true }).then(() => queue.close())),
+    );
     redis.disconnect();
     await emulator.close();
     await rm(directory, { recursive: true, force: true });
@@ -159,7 +175,9 @@ export async function sendOverTcp(port: number, data: Buffer): Promise<void> {
 export function metricValue(text: string, name: string, labels: Record<string, string>): number {
   for (const line of text.split("\n")) {
     if (!line.startsWith(`${name}{`)) continue;
-    const matches = Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`));
+    const matches = Object.entries(labels).every(([key, value]) =>
+      line.includes(`${key}="${value}"`),
+    );
     if (matches) return Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return 0;

@@ -13,10 +13,21 @@ import {
 const NOW = Date.parse("2026-12-04T16:20:00Z");
 
 function statusBody(code: number, reason: string, message: string): string {
-  return JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", code, reason, message });
+  return JSON.stringify({
+    kind: "Status",
+    apiVersion: "v1",
+    status: "Failure",
+    code,
+    reason,
+    message,
+  });
 }
 
-function apiError(code: number, body: unknown = "", headers: Record<string, string> = {}): ApiException<unknown> {
+function apiError(
+  code: number,
+  body: unknown = "",
+  headers: Record<string, string> = {},
+): ApiException<unknown> {
   return new ApiException(code, "Unknown API Status Code!", body, headers);
 }
 
@@ -49,7 +60,11 @@ describe("classifyApiError statuses", () => {
 
 describe("classifyApiError details", () => {
   it("describes the Status body", () => {
-    const body = statusBody(422, "Invalid", 'ExternalSecret.external-secrets.io "x" is invalid: metadata.annotations: Invalid value');
+    const body = statusBody(
+      422,
+      "Invalid",
+      'ExternalSecret.external-secrets.io "x" is invalid: metadata.annotations: Invalid value',
+    );
     const failure = classifyApiError(apiError(422, body), NOW);
     assert.equal(
       failure.description,
@@ -58,7 +73,10 @@ describe("classifyApiError details", () => {
   });
 
   it("reads Retry-After seconds", () => {
-    const failure = classifyApiError(apiError(429, statusBody(429, "TooManyRequests", "slow down"), { "retry-after": "3" }), NOW);
+    const failure = classifyApiError(
+      apiError(429, statusBody(429, "TooManyRequests", "slow down"), { "retry-after": "3" }),
+      NOW,
+    );
     assert.equal(failure.kind, ApiFailureKind.Retryable);
     assert.equal(failure.retryAfterMs, 3000);
   });
@@ -73,9 +91,13 @@ describe("classifyApiError details", () => {
   });
 
   it("network errors are retryable", () => {
-    const connectionRefused = new FetchError("request to https://127.0.0.1:1/ failed, reason: connect ECONNREFUSED", "system", {
-      code: "ECONNREFUSED",
-    } as unknown as ConstructorParameters<typeof FetchError>[2]);
+    const connectionRefused = new FetchError(
+      "request to https://127.0.0.1:1/ failed, reason: connect ECONNREFUSED",
+      "system",
+      {
+        code: "ECONNREFUSED",
+      } as unknown as ConstructorParameters<typeof FetchError>[2],
+    );
     const failure = classifyApiError(connectionRefused, NOW);
     assert.equal(failure.kind, ApiFailureKind.Retryable);
     assert.equal(failure.statusCode, undefined);
@@ -83,7 +105,10 @@ describe("classifyApiError details", () => {
   });
 
   it("aborted requests are retryable", () => {
-    assert.equal(classifyApiError(new AbortError("The user aborted a request."), NOW).kind, ApiFailureKind.Retryable);
+    assert.equal(
+      classifyApiError(new AbortError("The user aborted a request."), NOW).kind,
+      ApiFailureKind.Retryable,
+    );
     const timeout = new DOMException("The operation was aborted due to timeout", "TimeoutError");
     assert.equal(classifyApiError(timeout, NOW).kind, ApiFailureKind.Retryable);
   });
@@ -104,7 +129,10 @@ describe("classifyApiError details", () => {
 
 describe("describeHttpError", () => {
   it("accepts a parsed body", () => {
-    assert.equal(describeHttpError(403, { reason: "Forbidden", message: "no patch" }), "HTTP 403 Forbidden: no patch");
+    assert.equal(
+      describeHttpError(403, { reason: "Forbidden", message: "no patch" }),
+      "HTTP 403 Forbidden: no patch",
+    );
   });
 
   it("keeps plain-text bodies", () => {

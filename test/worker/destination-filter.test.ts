@@ -39,7 +39,10 @@ function config(destinations: ExternalSecretDestination[]): ReloaderConfig {
 describe("matchesDestination", () => {
   it("empty destination matches everything", () => {
     assert.equal(matchesDestination({}, dbCredentials, lookup), true);
-    assert.equal(matchesDestination({}, candidate({ namespace: "unknown", labels: undefined }), lookup), true);
+    assert.equal(
+      matchesDestination({}, candidate({ namespace: "unknown", labels: undefined }), lookup),
+      true,
+    );
   });
 
   it("names is any-of", () => {
@@ -55,7 +58,10 @@ describe("matchesDestination", () => {
   it("labelSelectors filter object labels", () => {
     const destination = { labelSelectors: { matchLabels: { tier: "backend" } } };
     assert.equal(matchesDestination(destination, dbCredentials, lookup), true);
-    assert.equal(matchesDestination(destination, candidate({ labels: { tier: "frontend" } }), lookup), false);
+    assert.equal(
+      matchesDestination(destination, candidate({ labels: { tier: "frontend" } }), lookup),
+      false,
+    );
     assert.equal(matchesDestination(destination, candidate({ labels: undefined }), lookup), false);
   });
 
@@ -68,16 +74,25 @@ describe("matchesDestination", () => {
     };
     assert.equal(matchesDestination(destination, dbCredentials, lookup), true);
     assert.equal(matchesDestination(destination, candidate({ namespace: "web" }), lookup), true);
-    assert.equal(matchesDestination(destination, candidate({ namespace: "sandbox" }), lookup), false);
+    assert.equal(
+      matchesDestination(destination, candidate({ namespace: "sandbox" }), lookup),
+      false,
+    );
   });
 
   it("empty namespaceSelectors is no filter", () => {
-    assert.equal(matchesDestination({ namespaceSelectors: [] }, candidate({ namespace: "unknown" }), lookup), true);
+    assert.equal(
+      matchesDestination({ namespaceSelectors: [] }, candidate({ namespace: "unknown" }), lookup),
+      true,
+    );
   });
 
   it("uncached namespace matches no namespace selector", () => {
     const destination: ExternalSecretDestination = { namespaceSelectors: [{}] };
-    assert.equal(matchesDestination(destination, candidate({ namespace: "unknown" }), lookup), false);
+    assert.equal(
+      matchesDestination(destination, candidate({ namespace: "unknown" }), lookup),
+      false,
+    );
     assert.equal(matchesDestination(destination, candidate({ namespace: "bare" }), lookup), true);
   });
 
@@ -98,7 +113,10 @@ describe("matchesDestination", () => {
       namespaceSelectors: [{ matchLabels: { env: "prod" } }],
     };
     assert.equal(matchesDestination(destination, dbCredentials, lookup), true);
-    assert.equal(matchesDestination(destination, candidate({ namespace: "sandbox" }), lookup), false);
+    assert.equal(
+      matchesDestination(destination, candidate({ namespace: "sandbox" }), lookup),
+      false,
+    );
     assert.equal(matchesDestination(destination, candidate({ name: "other" }), lookup), false);
     assert.equal(matchesDestination(destination, candidate({ labels: {} }), lookup), false);
   });
@@ -106,9 +124,15 @@ describe("matchesDestination", () => {
 
 describe("matchesAnyDestination", () => {
   it("is any-of across destinations", () => {
-    const destinations = [{ names: ["stripe"] }, { namespaceSelectors: [{ matchLabels: { env: "dev" } }] }];
+    const destinations = [
+      { names: ["stripe"] },
+      { namespaceSelectors: [{ matchLabels: { env: "dev" } }] },
+    ];
     assert.equal(matchesAnyDestination(destinations, candidate({ name: "stripe" }), lookup), true);
-    assert.equal(matchesAnyDestination(destinations, candidate({ namespace: "sandbox" }), lookup), true);
+    assert.equal(
+      matchesAnyDestination(destinations, candidate({ namespace: "sandbox" }), lookup),
+      true,
+    );
     assert.equal(matchesAnyDestination(destinations, dbCredentials, lookup), false);
   });
 
@@ -124,18 +148,26 @@ describe("validateDestinations", () => {
         { labelSelectors: { matchLabels: {} } },
         {
           labelSelectors: { matchExpressions: [{ key: "tier", operator: "In", values: [] }] },
-          namespaceSelectors: [{}, { matchExpressions: [{ key: "team", operator: "Exists", values: ["x"] }] }],
+          namespaceSelectors: [
+            {},
+            { matchExpressions: [{ key: "team", operator: "Exists", values: ["x"] }] },
+          ],
         },
       ]),
     );
     assert.deepEqual(
       problems.map((problem) => problem.path),
-      ["destinations[1].labelSelectors.matchExpressions[0].values", "destinations[1].namespaceSelectors[1].matchExpressions[0].values"],
+      [
+        "destinations[1].labelSelectors.matchExpressions[0].values",
+        "destinations[1].namespaceSelectors[1].matchExpressions[0].values",
+      ],
     );
   });
 
   it("assertValidDestinations names the Config", () => {
-    const invalid = config([{ labelSelectors: { matchExpressions: [{ key: "tier", operator: "NotIn" }] } }]);
+    const invalid = config([
+      { labelSelectors: { matchExpressions: [{ key: "tier", operator: "NotIn" }] } },
+    ]);
     assert.throws(
       () => assertValidDestinations([config([{}]), invalid]),
       (error: unknown) => {
@@ -144,7 +176,10 @@ describe("validateDestinations", () => {
         assert.equal(error.configName, "sample");
         assert.equal(error.problems.length, 1);
         assert.match(error.message, /invalid destination filters in Config "sample"/);
-        assert.match(error.message, /destinations\[0\]\.labelSelectors\.matchExpressions\[0\]\.values: operator NotIn requires/);
+        assert.match(
+          error.message,
+          /destinations\[0\]\.labelSelectors\.matchExpressions\[0\]\.values: operator NotIn requires/,
+        );
         return true;
       },
     );

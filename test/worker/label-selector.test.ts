@@ -13,19 +13,51 @@ import {
 const LABELS = { app: "ledger", tier: "backend", env: "prod" };
 
 describe("matchesRequirement", () => {
-  const cases: Array<{ requirement: LabelSelectorRequirement; labels: Record<string, string>; expected: boolean }> = [
-    { requirement: { key: "tier", operator: "In", values: ["backend", "api"] }, labels: LABELS, expected: true },
-    { requirement: { key: "tier", operator: "In", values: ["frontend"] }, labels: LABELS, expected: false },
-    { requirement: { key: "missing", operator: "In", values: ["x"] }, labels: LABELS, expected: false },
-    { requirement: { key: "tier", operator: "NotIn", values: ["frontend"] }, labels: LABELS, expected: true },
-    { requirement: { key: "tier", operator: "NotIn", values: ["backend"] }, labels: LABELS, expected: false },
-    { requirement: { key: "missing", operator: "NotIn", values: ["x"] }, labels: LABELS, expected: true },
+  const cases: Array<{
+    requirement: LabelSelectorRequirement;
+    labels: Record<string, string>;
+    expected: boolean;
+  }> = [
+    {
+      requirement: { key: "tier", operator: "In", values: ["backend", "api"] },
+      labels: LABELS,
+      expected: true,
+    },
+    {
+      requirement: { key: "tier", operator: "In", values: ["frontend"] },
+      labels: LABELS,
+      expected: false,
+    },
+    {
+      requirement: { key: "missing", operator: "In", values: ["x"] },
+      labels: LABELS,
+      expected: false,
+    },
+    {
+      requirement: { key: "tier", operator: "NotIn", values: ["frontend"] },
+      labels: LABELS,
+      expected: true,
+    },
+    {
+      requirement: { key: "tier", operator: "NotIn", values: ["backend"] },
+      labels: LABELS,
+      expected: false,
+    },
+    {
+      requirement: { key: "missing", operator: "NotIn", values: ["x"] },
+      labels: LABELS,
+      expected: true,
+    },
     { requirement: { key: "tier", operator: "Exists" }, labels: LABELS, expected: true },
     { requirement: { key: "missing", operator: "Exists" }, labels: LABELS, expected: false },
     { requirement: { key: "tier", operator: "DoesNotExist" }, labels: LABELS, expected: false },
     { requirement: { key: "missing", operator: "DoesNotExist" }, labels: LABELS, expected: true },
     { requirement: { key: "empty", operator: "Exists" }, labels: { empty: "" }, expected: true },
-    { requirement: { key: "empty", operator: "In", values: [""] }, labels: { empty: "" }, expected: true },
+    {
+      requirement: { key: "empty", operator: "In", values: [""] },
+      labels: { empty: "" },
+      expected: true,
+    },
   ];
 
   for (const { requirement, labels, expected } of cases) {
@@ -56,8 +88,14 @@ describe("matchesLabelSelector", () => {
 
   it("matchLabels needs every pair", () => {
     assert.equal(matchesLabelSelector({ matchLabels: { app: "ledger" } }, LABELS), true);
-    assert.equal(matchesLabelSelector({ matchLabels: { app: "ledger", tier: "backend" } }, LABELS), true);
-    assert.equal(matchesLabelSelector({ matchLabels: { app: "ledger", tier: "frontend" } }, LABELS), false);
+    assert.equal(
+      matchesLabelSelector({ matchLabels: { app: "ledger", tier: "backend" } }, LABELS),
+      true,
+    );
+    assert.equal(
+      matchesLabelSelector({ matchLabels: { app: "ledger", tier: "frontend" } }, LABELS),
+      false,
+    );
     assert.equal(matchesLabelSelector({ matchLabels: { owner: "x" } }, LABELS), false);
   });
 
@@ -141,15 +179,25 @@ describe("validateLabelSelector", () => {
     );
     assert.equal(problems.length, 2);
     assert.match(problems[0]?.message ?? "", /operator Exists takes no values, but 1 were given/);
-    assert.match(problems[1]?.message ?? "", /operator DoesNotExist takes no values, but 2 were given/);
+    assert.match(
+      problems[1]?.message ?? "",
+      /operator DoesNotExist takes no values, but 2 were given/,
+    );
   });
 
   it("rejects unknown operators", () => {
-    const requirement = { key: "team", operator: "Equals", values: ["a"] } as unknown as LabelSelectorRequirement;
+    const requirement = {
+      key: "team",
+      operator: "Equals",
+      values: ["a"],
+    } as unknown as LabelSelectorRequirement;
     const problems = validateLabelSelector({ matchExpressions: [requirement] }, "sel");
     assert.equal(problems.length, 1);
     assert.equal(problems[0]?.path, "sel.matchExpressions[0].operator");
-    assert.match(problems[0]?.message ?? "", /invalid operator "Equals"; expected one of In, NotIn, Exists, DoesNotExist/);
+    assert.match(
+      problems[0]?.message ?? "",
+      /invalid operator "Equals"; expected one of In, NotIn, Exists, DoesNotExist/,
+    );
   });
 
   it("rejects invalid keys and values", () => {
@@ -162,7 +210,12 @@ describe("validateLabelSelector", () => {
     );
     assert.deepEqual(
       problems.map((problem) => problem.path),
-      ["sel.matchLabels", "sel.matchLabels.good", "sel.matchExpressions[0].key", "sel.matchExpressions[0].values[0]"],
+      [
+        "sel.matchLabels",
+        "sel.matchLabels.good",
+        "sel.matchExpressions[0].key",
+        "sel.matchExpressions[0].values[0]",
+      ],
     );
   });
 });
@@ -175,7 +228,16 @@ describe("label syntax", () => {
   });
 
   it("rejects malformed keys", () => {
-    for (const key of ["", "/name", "prefix/", "UPPER.io/name", "a".repeat(64), "-start", "end-", "a/b/c"]) {
+    for (const key of [
+      "",
+      "/name",
+      "prefix/",
+      "UPPER.io/name",
+      "a".repeat(64),
+      "-start",
+      "end-",
+      "a/b/c",
+    ]) {
       assert.notEqual(describeInvalidLabelKey(key), undefined, `key ${JSON.stringify(key)}`);
     }
   });
@@ -187,7 +249,11 @@ describe("label syntax", () => {
 
   it("rejects malformed values", () => {
     for (const value of ["a".repeat(64), "-x", "x-", "a b", "a/b"]) {
-      assert.notEqual(describeInvalidLabelValue(value), undefined, `value ${JSON.stringify(value)}`);
+      assert.notEqual(
+        describeInvalidLabelValue(value),
+        undefined,
+        `value ${JSON.stringify(value)}`,
+      );
     }
   });
 });

@@ -13,7 +13,9 @@ import {
 } from "../../worker/patch-backoff.js";
 
 function jobWithBackoff(delay: number, jitter: number): MinimalJob {
-  return { opts: { backoff: { type: PATCH_BACKOFF_TYPE, delay, jitter } } } as unknown as MinimalJob;
+  return {
+    opts: { backoff: { type: PATCH_BACKOFF_TYPE, delay, jitter } },
+  } as unknown as MinimalJob;
 }
 
 describe("computePatchRetryDelay", () => {
@@ -25,8 +27,14 @@ describe("computePatchRetryDelay", () => {
   });
 
   it("jitter takes off up to its share", () => {
-    assert.equal(computePatchRetryDelay(3, 500, 0.5, undefined, () => 0), 1000);
-    assert.equal(computePatchRetryDelay(3, 500, 0.5, undefined, () => 0.999_999), 1999);
+    assert.equal(
+      computePatchRetryDelay(3, 500, 0.5, undefined, () => 0),
+      1000,
+    );
+    assert.equal(
+      computePatchRetryDelay(3, 500, 0.5, undefined, () => 0.999_999),
+      1999,
+    );
   });
 
   it("Retry-After is a minimum", () => {
@@ -37,7 +45,12 @@ describe("computePatchRetryDelay", () => {
 
 describe("patchBackoffStrategy", () => {
   it("reads delay from the job", async () => {
-    const delay = await patchBackoffStrategy(2, PATCH_BACKOFF_TYPE, new Error("HTTP 500"), jobWithBackoff(100, 0));
+    const delay = await patchBackoffStrategy(
+      2,
+      PATCH_BACKOFF_TYPE,
+      new Error("HTTP 500"),
+      jobWithBackoff(100, 0),
+    );
     assert.equal(delay, 200);
   });
 
@@ -57,12 +70,19 @@ describe("createPatchJobOptions", () => {
   });
 
   it("applies overrides", () => {
-    const options = createPatchJobOptions({ attempts: 3, backoff: { type: "exponential", delay: 20 } });
+    const options = createPatchJobOptions({
+      attempts: 3,
+      backoff: { type: "exponential", delay: 20 },
+    });
     assert.equal(options.attempts, 3);
     assert.deepEqual(options.backoff, { type: PATCH_BACKOFF_TYPE, delay: 20, jitter: 0 });
   });
 
   it("accepts a bare delay", () => {
-    assert.deepEqual(createPatchJobOptions({ backoff: 50 }).backoff, { type: PATCH_BACKOFF_TYPE, delay: 50, jitter: 0 });
+    assert.deepEqual(createPatchJobOptions({ backoff: 50 }).backoff, {
+      type: PATCH_BACKOFF_TYPE,
+      delay: 50,
+      jitter: 0,
+    });
   });
 });

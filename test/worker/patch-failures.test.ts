@@ -13,7 +13,9 @@ const STRIPE = { namespace: "payments", name: "stripe" };
 const STRIPE_PATH = "/apis/external-secrets.io/v1/namespaces/payments/externalsecrets/stripe";
 
 function stripePatches(harness: WorkerHarness): LoggedRequest[] {
-  return harness.emulator.requests.list((request) => request.method === "PATCH" && request.path === STRIPE_PATH);
+  return harness.emulator.requests.list(
+    (request) => request.method === "PATCH" && request.path === STRIPE_PATH,
+  );
 }
 
 /** Rotates `payments/stripe-key`, whose only target is payments/stripe, and waits for the patch job to finish. */
@@ -50,7 +52,8 @@ describe("annotation patch requests", () => {
 
   it("retries 500 until success", async () => {
     harness = await startWorkerHarness({
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "patch", name: "stripe", status: 500, times: 2 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "patch", name: "stripe", status: 500, times: 2 }),
     });
     const job = await rotateStripe(harness);
 
@@ -68,7 +71,8 @@ describe("annotation patch requests", () => {
 
   it("retries a reset connection", async () => {
     harness = await startWorkerHarness({
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "patch", name: "stripe", resetConnection: true, times: 1 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "patch", name: "stripe", resetConnection: true, times: 1 }),
     });
     const job = await rotateStripe(harness);
 
@@ -82,7 +86,8 @@ describe("annotation patch requests", () => {
 
   it("retries a timed-out request", async () => {
     harness = await startWorkerHarness({
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "patch", name: "stripe", latencyMs: 1000, times: 1 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "patch", name: "stripe", latencyMs: 1000, times: 1 }),
       workerOptions: { patchTimeoutMs: 100 },
     });
     const job = await rotateStripe(harness);
@@ -90,13 +95,16 @@ describe("annotation patch requests", () => {
     assert.equal(await job.getState(), "completed");
     assert.equal(job.attemptsMade, 2);
     assert.equal(stripePatches(harness).length, 2);
-    const warning = harness.memory.entries.find((entry) => entry.msg === "patch failed; retrying with backoff");
+    const warning = harness.memory.entries.find(
+      (entry) => entry.msg === "patch failed; retrying with backoff",
+    );
     assert.match(String(warning?.reason), /^network error: /);
   });
 
   it("fails after the last attempt", async () => {
     harness = await startWorkerHarness({
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "patch", name: "stripe", status: 503, retryAfterSeconds: 0 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "patch", name: "stripe", status: 503, retryAfterSeconds: 0 }),
     });
     const job = await rotateStripe(harness);
 
@@ -110,7 +118,13 @@ describe("annotation patch requests", () => {
   it("waits for Retry-After on 429", async () => {
     harness = await startWorkerHarness({
       beforeWorker: (emulator) =>
-        emulator.faults.add({ verb: "patch", name: "stripe", status: 429, retryAfterSeconds: 1, times: 1 }),
+        emulator.faults.add({
+          verb: "patch",
+          name: "stripe",
+          status: 429,
+          retryAfterSeconds: 1,
+          times: 1,
+        }),
     });
     const job = await rotateStripe(harness);
 
@@ -118,7 +132,8 @@ describe("annotation patch requests", () => {
     const [rejected, accepted] = stripePatches(harness);
     assert.equal(rejected?.status, 429);
     assert.equal(accepted?.status, 200);
-    const waitedMs = Date.parse(accepted?.receivedAt ?? "") - Date.parse(rejected?.receivedAt ?? "");
+    const waitedMs =
+      Date.parse(accepted?.receivedAt ?? "") - Date.parse(rejected?.receivedAt ?? "");
     assert.ok(waitedMs >= 1000, `retried after ${waitedMs} ms, before the 1 s Retry-After`);
   });
 
@@ -126,7 +141,13 @@ describe("annotation patch requests", () => {
     it(`fails at once on ${status}`, async () => {
       harness = await startWorkerHarness({
         beforeWorker: (emulator) =>
-          emulator.faults.add({ verb: "patch", name: "stripe", status, message: "injected rejection", times: 1 }),
+          emulator.faults.add({
+            verb: "patch",
+            name: "stripe",
+            status,
+            message: "injected rejection",
+            times: 1,
+          }),
       });
       const job = await rotateStripe(harness);
 
@@ -142,7 +163,8 @@ describe("annotation patch requests", () => {
 
   it("counts 404 as gone", async () => {
     harness = await startWorkerHarness({
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "patch", name: "stripe", status: 404, times: 1 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "patch", name: "stripe", status: 404, times: 1 }),
     });
     const job = await rotateStripe(harness);
 
@@ -156,7 +178,12 @@ describe("annotation patch requests", () => {
   it("one failing target does not block others", async () => {
     harness = await startWorkerHarness({
       beforeWorker: (emulator) =>
-        emulator.faults.add({ verb: "patch", namespace: "sandbox", name: "db-credentials", status: 422 }),
+        emulator.faults.add({
+          verb: "patch",
+          namespace: "sandbox",
+          name: "db-credentials",
+          status: 422,
+        }),
     });
     const rotationJobId = await harness.rotate("app/db-password");
     const states = await waitFor("three patch jobs to finish", async () => {

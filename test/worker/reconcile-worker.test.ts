@@ -7,7 +7,10 @@ import type { Job } from "bullmq";
 
 import type { PatchRequest } from "../../shared/queue-contract.js";
 import { DEFAULT_REDIS_URL } from "../../shared/redis-connection.js";
-import { LAST_ROTATED_ANNOTATION, TRIGGER_SOURCE_ANNOTATION } from "../../worker/annotation-patcher.js";
+import {
+  LAST_ROTATED_ANNOTATION,
+  TRIGGER_SOURCE_ANNOTATION,
+} from "../../worker/annotation-patcher.js";
 import { MonotonicClock } from "../../worker/rotation-clock.js";
 import { formatPatchJobId } from "../../worker/rotation-processor.js";
 import type { KubeApiEmulator } from "../kube-api/emulator.js";
@@ -33,7 +36,9 @@ function annotationsOf(emulator: KubeApiEmulator, key: string): Record<string, s
 }
 
 function annotatedKeys(emulator: KubeApiEmulator): string[] {
-  return ALL_EXTERNAL_SECRETS.filter((key) => annotationsOf(emulator, key)[LAST_ROTATED_ANNOTATION] !== undefined);
+  return ALL_EXTERNAL_SECRETS.filter(
+    (key) => annotationsOf(emulator, key)[LAST_ROTATED_ANNOTATION] !== undefined,
+  );
 }
 
 async function finishedPatchJob(harness: WorkerHarness, jobId: string): Promise<Job<PatchRequest>> {
@@ -66,7 +71,11 @@ describe("ReconcileWorker targets", () => {
     for (const key of expected) {
       const annotations = annotationsOf(emulator, key);
       assert.match(annotations[LAST_ROTATED_ANNOTATION] ?? "", RFC3339_NANOSECONDS, key);
-      assert.equal(annotations[TRIGGER_SOURCE_ANNOTATION], "TCPSocket/tcp-default: app/db-password", key);
+      assert.equal(
+        annotations[TRIGGER_SOURCE_ANNOTATION],
+        "TCPSocket/tcp-default: app/db-password",
+        key,
+      );
     }
     for (const key of ["payments/stripe", "payments/unrelated", "web/rendered-config"]) {
       assert.deepEqual(annotationsOf(emulator, key), {}, key);
@@ -78,9 +87,13 @@ describe("ReconcileWorker targets", () => {
     assert.equal(await harness.metric("reloader_worker_patches_total", { result: "patched" }), 3);
     assert.equal(await harness.metric("reloader_worker_cache_synced"), 1);
 
-    const histogram = await harness.registry.getSingleMetric("reloader_worker_patch_duration_seconds")?.get();
+    const histogram = await harness.registry
+      .getSingleMetric("reloader_worker_patch_duration_seconds")
+      ?.get();
     const count = histogram?.values.find(
-      (sample) => (sample as { metricName?: string }).metricName === "reloader_worker_patch_duration_seconds_count",
+      (sample) =>
+        (sample as { metricName?: string }).metricName ===
+        "reloader_worker_patch_duration_seconds_count",
     );
     assert.equal(count?.value, 3);
   });
@@ -104,33 +117,52 @@ describe("ReconcileWorker targets", () => {
   it("selective Config filters by namespace", async () => {
     harness = await startWorkerHarness({ configFile: "config-selective.yaml" });
     const rotationJobId = await harness.rotate("app/db-password");
-    await finishedPatchJob(harness, formatPatchJobId(rotationJobId, { namespace: "payments", name: "db-credentials" }));
+    await finishedPatchJob(
+      harness,
+      formatPatchJobId(rotationJobId, { namespace: "payments", name: "db-credentials" }),
+    );
 
     const rotationJob = await harness.rotationQueue.getJob(rotationJobId);
-    assert.deepEqual(rotationJob?.returnvalue, { targetCount: 1, targets: ["payments/db-credentials"] });
+    assert.deepEqual(rotationJob?.returnvalue, {
+      targetCount: 1,
+      targets: ["payments/db-credentials"],
+    });
     assert.deepEqual(annotatedKeys(harness.emulator), ["payments/db-credentials"]);
   });
 
   it("events in one millisecond get distinct timestamps", async () => {
     // A clock stopped at one millisecond and one hrtime reading, so only the 1 ns bump separates the patches.
     const frozenMs = Date.parse("2026-12-04T16:20:01.123Z");
-    const clock = new MonotonicClock(() => frozenMs, () => 456_789n);
+    const clock = new MonotonicClock(
+      () => frozenMs,
+      () => 456_789n,
+    );
     harness = await startWorkerHarness({ workerOptions: { clock } });
-    const [first, second] = await Promise.all([harness.rotate("payments/stripe-key"), harness.rotate("payments/stripe-key")]);
+    const [first, second] = await Promise.all([
+      harness.rotate("payments/stripe-key"),
+      harness.rotate("payments/stripe-key"),
+    ]);
     const target = { namespace: "payments", name: "stripe" };
     const firstJob = await finishedPatchJob(harness, formatPatchJobId(first, target));
     const secondJob = await finishedPatchJob(harness, formatPatchJobId(second, target));
 
     const firstValue = (firstJob.returnvalue as { lastRotated?: string }).lastRotated;
     const secondValue = (secondJob.returnvalue as { lastRotated?: string }).lastRotated;
-    assert.deepEqual(
-      [firstValue, secondValue].sort(),
-      ["2026-12-04T16:20:01.123456789Z", "2026-12-04T16:20:01.123456790Z"],
-    );
+    assert.deepEqual([firstValue, secondValue].sort(), [
+      "2026-12-04T16:20:01.123456789Z",
+      "2026-12-04T16:20:01.123456790Z",
+    ]);
 
     const bodies = harness.emulator.requests
-      .list((request) => request.method === "PATCH" && request.path.endsWith("/payments/externalsecrets/stripe"))
-      .map((request) => (JSON.parse(request.body) as { metadata: { annotations: Record<string, string> } }).metadata.annotations);
+      .list(
+        (request) =>
+          request.method === "PATCH" && request.path.endsWith("/payments/externalsecrets/stripe"),
+      )
+      .map(
+        (request) =>
+          (JSON.parse(request.body) as { metadata: { annotations: Record<string, string> } })
+            .metadata.annotations,
+      );
     assert.equal(bodies.length, 2);
     assert.notEqual(bodies[0]?.[LAST_ROTATED_ANNOTATION], bodies[1]?.[LAST_ROTATED_ANNOTATION]);
   });
@@ -165,13 +197,20 @@ describe("ReconcileWorker cache", () => {
     harness = await startWorkerHarness({
       start: false,
       beforeWorker: (emulator) => {
-        listFaultId = emulator.faults.add({ verb: "list", resource: "externalsecrets", status: 500 }).id;
+        listFaultId = emulator.faults.add({
+          verb: "list",
+          resource: "externalsecrets",
+          status: 500,
+        }).id;
       },
     });
     const rotationJobId = await harness.rotate("app/db-password");
 
     const starting = harness.worker.start();
-    await waitFor("two failed lists", () => harness?.memory.entries.filter((entry) => entry.msg === restartMessage).length === 2);
+    await waitFor(
+      "two failed lists",
+      () => harness?.memory.entries.filter((entry) => entry.msg === restartMessage).length === 2,
+    );
     assert.equal(await harness.rotationQueue.getJobState(rotationJobId), "waiting");
     assert.equal(await harness.metric("reloader_worker_cache_synced"), 0);
 
@@ -204,13 +243,20 @@ describe("ReconcileWorker cache", () => {
         },
       },
     });
-    await waitFor("the watch to deliver the new object", () => harness?.worker.externalSecretCount === 7);
+    await waitFor(
+      "the watch to deliver the new object",
+      () => harness?.worker.externalSecretCount === 7,
+    );
 
     const rotationJobId = await harness.rotate("late/token");
-    const job = await finishedPatchJob(harness, formatPatchJobId(rotationJobId, { namespace: "sandbox", name: "late" }));
+    const job = await finishedPatchJob(
+      harness,
+      formatPatchJobId(rotationJobId, { namespace: "sandbox", name: "late" }),
+    );
     assert.equal(await job.getState(), "completed");
     const late = harness.emulator.store.get("externalsecrets", "sandbox", "late");
-    const annotations = (late?.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+    const annotations =
+      (late?.metadata as { annotations?: Record<string, string> }).annotations ?? {};
     assert.equal(annotations[TRIGGER_SOURCE_ANNOTATION], "TCPSocket/tcp-default: late/token");
   });
 
@@ -219,7 +265,10 @@ describe("ReconcileWorker cache", () => {
     const { emulator } = harness;
 
     emulator.store.delete("externalsecrets", "payments", "stripe");
-    await waitFor("the watch to deliver the deletion", () => harness?.worker.externalSecretCount === 5);
+    await waitFor(
+      "the watch to deliver the deletion",
+      () => harness?.worker.externalSecretCount === 5,
+    );
 
     // Changes made while no watch is open are only seen through a relist after 410 Gone.
     emulator.faults.add({ verb: "watch", resource: "externalsecrets", status: 500, times: 2 });
@@ -227,13 +276,21 @@ describe("ReconcileWorker cache", () => {
     emulator.store.delete("externalsecrets", "payments", "unrelated");
     emulator.compact();
 
-    await waitFor("the relist to drop the deleted object", () => harness?.worker.externalSecretCount === 4);
+    await waitFor(
+      "the relist to drop the deleted object",
+      () => harness?.worker.externalSecretCount === 4,
+    );
     const lists = emulator.requests.list(
-      (request) => request.path === "/apis/external-secrets.io/v1/externalsecrets" && request.query.watch !== "true",
+      (request) =>
+        request.path === "/apis/external-secrets.io/v1/externalsecrets" &&
+        request.query.watch !== "true",
     );
     assert.equal(lists.length, 2);
     const rotationJobId = await harness.rotate("app/db-password");
-    await finishedPatchJob(harness, formatPatchJobId(rotationJobId, { namespace: "web", name: "all-app-secrets" }));
+    await finishedPatchJob(
+      harness,
+      formatPatchJobId(rotationJobId, { namespace: "web", name: "all-app-secrets" }),
+    );
     const rotationJob = await harness.rotationQueue.getJob(rotationJobId);
     assert.equal((rotationJob?.returnvalue as { targetCount: number }).targetCount, 3);
   });
@@ -250,18 +307,24 @@ describe("ReconcileWorker lifecycle", () => {
   it("start fails when the cache never syncs", async () => {
     harness = await startWorkerHarness({
       start: false,
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "list", resource: "namespaces", status: 403 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "list", resource: "namespaces", status: 403 }),
       workerOptions: { syncTimeoutMs: 300 },
     });
 
     await assert.rejects(harness.worker.start(), (error: unknown) => {
       assert.ok(error instanceof Error);
-      assert.match(error.message, /cluster cache did not sync within 300 ms: namespaces could not be listed and watched/);
+      assert.match(
+        error.message,
+        /cluster cache did not sync within 300 ms: namespaces could not be listed and watched/,
+      );
       return true;
     });
     assert.equal(await harness.metric("reloader_worker_cache_synced"), 0);
 
-    const warning = harness.memory.entries.find((entry) => entry.msg === "informer list or watch failed; restarting it after a delay");
+    const warning = harness.memory.entries.find(
+      (entry) => entry.msg === "informer list or watch failed; restarting it after a delay",
+    );
     assert.equal(warning?.resource, "namespaces/v1");
     assert.match(String(warning?.reason), /^HTTP 403 Forbidden/);
   });
@@ -269,7 +332,8 @@ describe("ReconcileWorker lifecycle", () => {
   it("close during sync rejects start", async () => {
     harness = await startWorkerHarness({
       start: false,
-      beforeWorker: (emulator) => emulator.faults.add({ verb: "list", resource: "externalsecrets", status: 500 }),
+      beforeWorker: (emulator) =>
+        emulator.faults.add({ verb: "list", resource: "externalsecrets", status: 500 }),
     });
     const rotationJobId = await harness.rotate("app/db-password");
 
@@ -284,9 +348,14 @@ describe("ReconcileWorker lifecycle", () => {
   });
 
   it("opens and closes its own Redis connection", async () => {
-    harness = await startWorkerHarness({ workerOptions: { connection: undefined, redisUrl: DEFAULT_REDIS_URL } });
+    harness = await startWorkerHarness({
+      workerOptions: { connection: undefined, redisUrl: DEFAULT_REDIS_URL },
+    });
     const rotationJobId = await harness.rotate("payments/stripe-key");
-    await finishedPatchJob(harness, formatPatchJobId(rotationJobId, { namespace: "payments", name: "stripe" }));
+    await finishedPatchJob(
+      harness,
+      formatPatchJobId(rotationJobId, { namespace: "payments", name: "stripe" }),
+    );
 
     await harness.worker.close();
     const stopped = harness.memory.entries.find((entry) => entry.msg === "worker stopped");

@@ -1,12 +1,21 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 
-import { formatObjectKey, readReferences, type ExternalSecretObject } from "../../worker/external-secret.js";
+import {
+  formatObjectKey,
+  readReferences,
+  type ExternalSecretObject,
+} from "../../worker/external-secret.js";
 import { ReferenceIndex } from "../../worker/reference-index.js";
 import { loadClusterFixture, type ClusterFixture } from "./support/cluster-fixture.js";
 import { createMemoryLogger, WARN_LEVEL } from "./support/memory-logger.js";
 
-function externalSecret(namespace: string, name: string, spec: unknown, labels?: Record<string, string>): ExternalSecretObject {
+function externalSecret(
+  namespace: string,
+  name: string,
+  spec: unknown,
+  labels?: Record<string, string>,
+): ExternalSecretObject {
   return {
     apiVersion: "external-secrets.io/v1",
     kind: "ExternalSecret",
@@ -26,11 +35,18 @@ describe("readReferences", () => {
         data: [{ secretKey: "a", remoteRef: { key: "data/key" } }],
         dataFrom: [{ extract: { key: "extract/key" } }, { find: { name: { regexp: "^find/.*" } } }],
         target: {
-          template: { templateFrom: [{ configMap: { name: "tmpl-cm" } }, { secret: { name: "tmpl-secret" } }] },
+          template: {
+            templateFrom: [{ configMap: { name: "tmpl-cm" } }, { secret: { name: "tmpl-secret" } }],
+          },
         },
       }),
     );
-    assert.deepEqual([...references.exactKeys].sort(), ["data/key", "extract/key", "tmpl-cm", "tmpl-secret"]);
+    assert.deepEqual([...references.exactKeys].sort(), [
+      "data/key",
+      "extract/key",
+      "tmpl-cm",
+      "tmpl-secret",
+    ]);
     assert.deepEqual(references.findRegexps, ["^find/.*"]);
   });
 
@@ -78,7 +94,10 @@ describe("ReferenceIndex on cluster.yaml", () => {
 
   it("exact keys do not match by prefix", () => {
     assert.ok(!keysReferencing(index, "app/db-password").includes("payments/unrelated"));
-    assert.deepEqual(keysReferencing(index, "app/db-password-old"), ["payments/unrelated", "web/all-app-secrets"]);
+    assert.deepEqual(keysReferencing(index, "app/db-password-old"), [
+      "payments/unrelated",
+      "web/all-app-secrets",
+    ]);
   });
 
   it("finds dataFrom extract keys", () => {
@@ -132,7 +151,10 @@ describe("ReferenceIndex updates", () => {
 
   it("ignores objects without namespace or name", () => {
     const index = new ReferenceIndex(createMemoryLogger().logger);
-    index.upsert({ metadata: { name: "no-namespace" }, spec: { data: [{ remoteRef: { key: "k" } }] } } as ExternalSecretObject);
+    index.upsert({
+      metadata: { name: "no-namespace" },
+      spec: { data: [{ remoteRef: { key: "k" } }] },
+    } as ExternalSecretObject);
     assert.equal(index.size, 0);
   });
 
@@ -167,7 +189,11 @@ describe("ReferenceIndex find regexps", () => {
   it("uses RE2 syntax", () => {
     const index = new ReferenceIndex(createMemoryLogger().logger);
     // (?P<name>...) is Go/RE2 named-group syntax that JavaScript RegExp rejects.
-    index.upsert(externalSecret("ns", "es", { dataFrom: [{ find: { name: { regexp: "^(?P<scope>app)/\\pL+$" } } }] }));
+    index.upsert(
+      externalSecret("ns", "es", {
+        dataFrom: [{ find: { name: { regexp: "^(?P<scope>app)/\\pL+$" } } }],
+      }),
+    );
     assert.deepEqual(keysReferencing(index, "app/token"), ["ns/es"]);
     assert.deepEqual(keysReferencing(index, "app/token2"), []);
   });
@@ -175,7 +201,9 @@ describe("ReferenceIndex find regexps", () => {
   it("rejects backreferences RE2 lacks", () => {
     const memory = createMemoryLogger();
     const index = new ReferenceIndex(memory.logger);
-    index.upsert(externalSecret("ns", "es", { dataFrom: [{ find: { name: { regexp: "(a)\\1" } } }] }));
+    index.upsert(
+      externalSecret("ns", "es", { dataFrom: [{ find: { name: { regexp: "(a)\\1" } } }] }),
+    );
     assert.deepEqual(keysReferencing(index, "aa"), []);
     assert.equal(memory.entries.filter((entry) => entry.level === WARN_LEVEL).length, 1);
   });
@@ -202,7 +230,9 @@ describe("ReferenceIndex find regexps", () => {
 
   it("compiles unchanged patterns once", () => {
     const index = new ReferenceIndex(createMemoryLogger().logger);
-    const object = externalSecret("ns", "es", { dataFrom: [{ find: { name: { regexp: "^app/" } } }] });
+    const object = externalSecret("ns", "es", {
+      dataFrom: [{ find: { name: { regexp: "^app/" } } }],
+    });
     index.upsert(object);
     const [before] = index.findReferencing("app/x");
     index.upsert({ ...object, metadata: { ...object.metadata, labels: { changed: "yes" } } });
@@ -217,7 +247,9 @@ describe("ReferenceIndex find regexps", () => {
   it("finds one object among thousands", () => {
     const index = new ReferenceIndex(createMemoryLogger().logger);
     for (let i = 0; i < 5000; i += 1) {
-      index.upsert(externalSecret(`ns-${i % 50}`, `es-${i}`, { data: [{ remoteRef: { key: `key/${i}` } }] }));
+      index.upsert(
+        externalSecret(`ns-${i % 50}`, `es-${i}`, { data: [{ remoteRef: { key: `key/${i}` } }] }),
+      );
     }
     assert.deepEqual(keysReferencing(index, "key/4321"), ["ns-21/es-4321"]);
     assert.equal(index.size, 5000);
@@ -227,7 +259,11 @@ describe("ReferenceIndex find regexps", () => {
 describe("ReferenceIndex ordering", () => {
   it("sorts by namespace, then name", () => {
     const index = new ReferenceIndex(createMemoryLogger().logger);
-    for (const [namespace, name] of [["a-b", "x"], ["a", "z"], ["a", "y"]] as const) {
+    for (const [namespace, name] of [
+      ["a-b", "x"],
+      ["a", "z"],
+      ["a", "y"],
+    ] as const) {
       index.upsert(externalSecret(namespace, name, { data: [{ remoteRef: { key: "k" } }] }));
     }
     assert.deepEqual(keysReferencing(index, "k"), ["a/y", "a/z", "a-b/x"]);

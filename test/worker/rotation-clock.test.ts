@@ -19,12 +19,18 @@ describe("formatRfc3339Nanoseconds", () => {
 
 describe("MonotonicClock", () => {
   it("uses wall milliseconds and hrtime digits", () => {
-    const clock = new MonotonicClock(() => Date.parse("2026-12-04T16:20:01.123Z"), () => 98_765_456_789n);
+    const clock = new MonotonicClock(
+      () => Date.parse("2026-12-04T16:20:01.123Z"),
+      () => 98_765_456_789n,
+    );
     assert.equal(clock.nowRfc3339(), "2026-12-04T16:20:01.123456789Z");
   });
 
   it("bumps a repeated reading by 1 ns", () => {
-    const clock = new MonotonicClock(() => 1_000, () => 5n);
+    const clock = new MonotonicClock(
+      () => 1_000,
+      () => 5n,
+    );
     assert.equal(clock.nowNanoseconds(), 1_000_000_005n);
     assert.equal(clock.nowNanoseconds(), 1_000_000_006n);
     assert.equal(clock.nowNanoseconds(), 1_000_000_007n);
@@ -32,7 +38,10 @@ describe("MonotonicClock", () => {
 
   it("never goes back with the wall clock", () => {
     const wall = [2_000, 1_000];
-    const clock = new MonotonicClock(() => wall.shift() ?? 1_000, () => 0n);
+    const clock = new MonotonicClock(
+      () => wall.shift() ?? 1_000,
+      () => 0n,
+    );
     const first = clock.nowNanoseconds();
     const second = clock.nowNanoseconds();
     assert.equal(second, first + 1n);

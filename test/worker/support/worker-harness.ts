@@ -54,8 +54,12 @@ export interface WorkerHarnessOptions {
 }
 
 /** Starts the emulator, Redis queues and a {@link ReconcileWorker}. */
-export async function startWorkerHarness(options: WorkerHarnessOptions = {}): Promise<WorkerHarness> {
-  const configs: ReloaderConfig[] = await loadConfigFile(fixturePath(options.configFile ?? "config-default.yaml"));
+export async function startWorkerHarness(
+  options: WorkerHarnessOptions = {},
+): Promise<WorkerHarness> {
+  const configs: ReloaderConfig[] = await loadConfigFile(
+    fixturePath(options.configFile ?? "config-default.yaml"),
+  );
   const emulator = await startKubeApiEmulator({ load: [fixturePath("cluster.yaml")] });
   options.beforeWorker?.(emulator);
 
@@ -88,7 +92,13 @@ export async function startWorkerHarness(options: WorkerHarnessOptions = {}): Pr
     rotationQueue,
     patchQueue,
     rotate: async (identifier, configName = configs[0]?.name ?? "") => {
-      const event: RotationEvent = { configName, sourceType: "TCPSocket", sourceIndex: 0, identifier, receivedAt: Date.now() };
+      const event: RotationEvent = {
+        configName,
+        sourceType: "TCPSocket",
+        sourceIndex: 0,
+        identifier,
+        receivedAt: Date.now(),
+      };
       const job = await rotationQueue.add("rotation", event);
       return job.id ?? "";
     },
@@ -131,7 +141,11 @@ async function deleteKeys(connection: Redis, pattern: string): Promise<void> {
   } while (cursor !== "0");
 }
 
-async function readMetric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+async function readMetric(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const metric = registry.getSingleMetric(name);
   if (metric === undefined) {
     throw new Error(`metric ${name} is not registered`);
