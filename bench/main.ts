@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Queue } from "bullmq";
 import { watchPatches } from "../launcher/patch-watch.js";
 import { freePort, startPrivateRedis, type PrivateRedis } from "../launcher/private-redis.js";
-import { startTier, type TierProcess } from "../launcher/tier-process.js";
+import { startTierWhenReady, type TierProcess } from "../launcher/tier-process.js";
 import { PATCH_QUEUE, ROTATION_QUEUE } from "../shared/queue-contract.js";
 import { createRedisConnection } from "../shared/redis-connection.js";
 import { startKubeApiEmulator } from "../test/kube-api/emulator.js";
@@ -40,25 +40,13 @@ spec:
 `;
 }
 
-async function startReady(
-  entry: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<TierProcess> {
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const tier = startTier({
+function startReady(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<TierProcess> {
+  return startTierWhenReady({
     entry,
     args,
     env,
-    onLine: (line) => line.includes('"msg":"ready"') && markReady(),
     onErrorLine: (line) => process.stderr.write(`${entry}: ${line}\n`),
   });
-  await Promise.race([
-    ready,
-    tier.exited.then((code) => Promise.reject(new Error(`${entry} exited with ${code}`))),
-  ]);
-  return tier;
 }
 
 async function waitFor(check: () => Promise<boolean>, what: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { runShutdownSteps } from "../shared/process-lifecycle.js";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
@@ -171,27 +172,16 @@ export class Gateway {
   }
 
   private async closeAll(): Promise<void> {
-    const steps: Array<[string, () => Promise<unknown>]> = [
-      ["close TCP sources", () => Promise.all(this.sources.map(({ source }) => source.close()))],
-      ["store pending identifiers", () => this.enqueuer.close()],
-      ["close rotation queue", () => this.queue.close()],
-      ["close Redis connection", () => this.quitOwnedConnection()],
-    ];
-
-    const errors: Error[] = [];
-    for (const [step, run] of steps) {
-      try {
-        await run();
-      } catch (error) {
-        this.logger.error({ err: error, step }, "gateway shutdown step failed; continuing");
-        errors.push(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-
-    this.logger.info({ failedSteps: errors.length }, "gateway stopped");
-    if (errors.length > 0) {
-      throw new AggregateError(errors, `gateway shutdown: ${errors.length} step(s) failed`);
-    }
+    await runShutdownSteps(
+      "gateway",
+      [
+        ["close TCP sources", () => Promise.all(this.sources.map(({ source }) => source.close()))],
+        ["store pending identifiers", () => this.enqueuer.close()],
+        ["close rotation queue", () => this.queue.close()],
+        ["close Redis connection", () => this.quitOwnedConnection()],
+      ],
+      this.logger,
+    );
   }
 
   private createSources(): Array<{ configName: string; index: number; source: TcpSource }> {

@@ -2,7 +2,6 @@ import {
   COMMON_FLAGS,
   configFiles,
   formatHelp,
-  integerFlag,
   parseFlags,
   stringFlag,
   type FlagSpec,
@@ -10,7 +9,7 @@ import {
 import { loadConfigFiles } from "../shared/config-loader.js";
 import { createLogger } from "../shared/logger.js";
 import { createMetricsRegistry } from "../shared/metrics.js";
-import { OpsServer } from "../shared/ops-server.js";
+import { opsServerFromFlags } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
 import { Gateway } from "./gateway.js";
 
@@ -47,17 +46,11 @@ async function main(): Promise<void> {
     registry,
   });
 
-  const httpPort = integerFlag(flags, "http-port", DEFAULT_HTTP_PORT);
-  const ops =
-    httpPort === 0
-      ? undefined
-      : new OpsServer({
-          host: stringFlag(flags, "http-host") as string,
-          port: httpPort,
-          registry,
-          logger,
-          readiness: () => gateway.readinessProblems(),
-        });
+  const ops = opsServerFromFlags(flags, DEFAULT_HTTP_PORT, {
+    registry,
+    logger,
+    readiness: () => gateway.readinessProblems(),
+  });
 
   const service: Service = {
     async start() {

@@ -11,7 +11,7 @@ import { createRedisConnection } from "../shared/redis-connection.js";
 import { startKubeApiEmulator, type KubeApiEmulator } from "../test/kube-api/emulator.js";
 import { fixturePath } from "../test/support/fixtures.js";
 import { freePort, startPrivateRedis, type PrivateRedis } from "./private-redis.js";
-import { startTier, type TierProcess } from "./tier-process.js";
+import { startTierWhenReady, type TierProcess } from "./tier-process.js";
 import { watchPatches, type PatchSighting } from "./patch-watch.js";
 
 const HELP = `Usage: npm run demo -- [--once] [--port PORT]
@@ -161,32 +161,23 @@ async function startDemoTier(
   directory: string,
 ): Promise<TierProcess> {
   const log = createWriteStream(join(directory, `${tier}.log`));
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-
-  const child = startTier({
-    entry: `${tier}/main.js`,
-    args: ["--config", configFile, "--http-port", "0"],
-    env,
-    onLine: (line) => {
-      log.write(`${line}\n`);
-      if (line.includes('"msg":"ready"')) markReady();
-      if (/"level":(50|60)/.test(line)) process.stderr.write(`${tier}: ${line}\n`);
-    },
-    onErrorLine: (line) => process.stderr.write(`${tier}: ${line}\n`),
-  });
-  void child.exited.then(() => log.end());
-
-  const outcome = await Promise.race([
-    ready.then(() => "ready" as const),
-    child.exited.then((code) => `exited with ${code}`),
-    new Promise<string>((resolve) => setTimeout(() => resolve("not ready after 30 s"), 30_000)),
-  ]);
-  if (outcome !== "ready") {
-    await child.stop();
-    throw new Error(`the ${tier} did not start (${outcome}); see the lines above`);
+  try {
+    const child = await startTierWhenReady({
+      entry: `${tier}/main.js`,
+      args: ["--config", configFile, "--http-port", "0"],
+      env,
+      onLine: (line) => {
+        log.write(`${line}\n`);
+        if (/"level":(50|60)/.test(line)) process.stderr.write(`${tier}: ${line}\n`);
+      },
+      onErrorLine: (line) => process.stderr.write(`${tier}: ${line}\n`),
+    });
+    void child.exited.then(() => log.end());
+    return child;
+  } catch (error) {
+    log.end();
+    throw new Error(`${(error as Error).message}; see the lines above`, { cause: error });
   }
-  return child;
 }
 
 function printTryIt(demo: Demo): void {

@@ -58,3 +58,43 @@ export function startTier(options: TierOptions): TierProcess {
 
   return { child, exited, stop };
 }
+
+/** Whether a JSON log line is the one a tier writes once it takes work. */
+export function isReadyLine(line: string): boolean {
+  return line.includes('"msg":"ready"');
+}
+
+/**
+ * Starts a tier and resolves once it logs `ready`. Rejects, after stopping the process,
+ * when it exits first or is not ready within `readyTimeoutMs` (default 30000).
+ */
+export async function startTierWhenReady(
+  options: TierOptions & { readonly readyTimeoutMs?: number },
+): Promise<TierProcess> {
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  const tier = startTier({
+    ...options,
+    onLine: (line) => {
+      options.onLine?.(line);
+      if (isReadyLine(line)) markReady();
+    },
+  });
+
+  const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    ready.then(() => "ready"),
+    tier.exited.then((code) => `exited with ${code}`),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`not ready after ${timeoutMs} ms`), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+
+  if (outcome !== "ready") {
+    await tier.stop();
+    throw new Error(`${options.entry} did not start: ${outcome}`);
+  }
+  return tier;
+}

@@ -1,6 +1,7 @@
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
+import { integerFlag, stringFlag, type FlagValues } from "./cli-options.js";
 
 /** Options of the operations HTTP server. */
 export interface OpsServerOptions {
@@ -61,4 +62,18 @@ function createApp(options: OpsServerOptions) {
     return reply.type(options.registry.contentType).send(body);
   });
   return app;
+}
+
+/**
+ * Creates the operations server from the `--http-port` and `--http-host` flags, or returns
+ * undefined when the port is 0 (turned off).
+ */
+export function opsServerFromFlags(
+  flags: FlagValues,
+  defaultPort: number,
+  options: Omit<OpsServerOptions, "host" | "port">,
+): OpsServer | undefined {
+  const port = integerFlag(flags, "http-port", defaultPort);
+  if (port === 0) return undefined;
+  return new OpsServer({ ...options, host: stringFlag(flags, "http-host") ?? "0.0.0.0", port });
 }

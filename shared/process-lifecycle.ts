@@ -73,3 +73,31 @@ export function reportFatal(error: unknown): never {
   else process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
   process.exit(1);
 }
+
+/** One named step of a shutdown. */
+export type ShutdownStep = readonly [name: string, run: () => Promise<unknown> | undefined];
+
+/**
+ * Runs every shutdown step in order, even when an earlier one fails, logging each failure.
+ * Throws an `AggregateError` of the failures after the last step, naming `component`.
+ */
+export async function runShutdownSteps(
+  component: string,
+  steps: readonly ShutdownStep[],
+  logger: Logger,
+): Promise<void> {
+  const errors: Error[] = [];
+  for (const [step, run] of steps) {
+    try {
+      await run();
+    } catch (error) {
+      logger.error({ err: error, step }, `${component} shutdown step failed; continuing`);
+      errors.push(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  logger.info({ failedSteps: errors.length }, `${component} stopped`);
+  if (errors.length > 0) {
+    throw new AggregateError(errors, `${component} shutdown: ${errors.length} step(s) failed`);
+  }
+}

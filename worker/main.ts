@@ -10,7 +10,7 @@ import {
 } from "../shared/cli-options.js";
 import { loadConfigFiles } from "../shared/config-loader.js";
 import { createLogger } from "../shared/logger.js";
-import { OpsServer } from "../shared/ops-server.js";
+import { opsServerFromFlags } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
 import { createRedisConnection } from "../shared/redis-connection.js";
 import { loadClusterCredentials } from "./cluster-credentials.js";
@@ -75,17 +75,11 @@ async function main(): Promise<void> {
     patchConcurrency: integerFlag(flags, "patch-concurrency", DEFAULT_PATCH_CONCURRENCY),
   });
 
-  const httpPort = integerFlag(flags, "http-port", DEFAULT_HTTP_PORT);
-  const ops =
-    httpPort === 0
-      ? undefined
-      : new OpsServer({
-          host: stringFlag(flags, "http-host") as string,
-          port: httpPort,
-          registry,
-          logger,
-          readiness: () => (worker.isCacheSynced ? [] : ["cluster cache not synced"]),
-        });
+  const ops = opsServerFromFlags(flags, DEFAULT_HTTP_PORT, {
+    registry,
+    logger,
+    readiness: () => (worker.isCacheSynced ? [] : ["cluster cache not synced"]),
+  });
 
   const cluster = kubeConfig.getCurrentCluster()?.server;
   const service: Service = {

@@ -1,3 +1,4 @@
+import { runShutdownSteps } from "../shared/process-lifecycle.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Queue, Worker, type JobsOptions } from "bullmq";
 import type { Redis } from "ioredis";
@@ -225,31 +226,20 @@ export class ReconcileWorker {
   }
 
   private async closeAll(): Promise<void> {
-    const steps: Array<[string, () => Promise<unknown> | undefined]> = [
-      ["close rotation worker", () => this.rotationWorker?.close()],
-      ["close patch worker", () => this.patchWorker?.close()],
-      ["close patch queue", () => this.patchQueue?.close()],
-      ["stop informers", () => this.cache.close()],
-      ["close Redis connection", () => this.quitOwnedConnection()],
-    ];
-
-    const errors: Error[] = [];
-    for (const [step, run] of steps) {
-      try {
-        await run();
-      } catch (error) {
-        this.logger.error(
-          { err: error, step },
-          "worker shutdown step failed; continuing with the next step",
-        );
-        errors.push(error instanceof Error ? error : new Error(String(error)));
-      }
-    }
-
-    this.metrics.cacheSynced.set(0);
-    this.logger.info({ failedSteps: errors.length }, "worker stopped");
-    if (errors.length > 0) {
-      throw new AggregateError(errors, `worker shutdown: ${errors.length} step(s) failed`);
+    try {
+      await runShutdownSteps(
+        "worker",
+        [
+          ["close rotation worker", () => this.rotationWorker?.close()],
+          ["close patch worker", () => this.patchWorker?.close()],
+          ["close patch queue", () => this.patchQueue?.close()],
+          ["stop informers", () => this.cache.close()],
+          ["close Redis connection", () => this.quitOwnedConnection()],
+        ],
+        this.logger,
+      );
+    } finally {
+      this.metrics.cacheSynced.set(0);
     }
   }
 

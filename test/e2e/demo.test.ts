@@ -62,6 +62,7 @@ describe("demo", () => {
         }
         if (line.startsWith("patched ExternalSecret web/all-app-secrets ")) break;
       }
+      child.stdout.resume();
       assert.ok(port > 0, `no listening line in:\n${seen.join("\n")}`);
       assert.ok(sent, `no socat line in:\n${seen.join("\n")}`);
     } finally {

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { parseDocument } from "yaml";
 import { freePort } from "../../launcher/private-redis.js";
 import { watchPatches, type PatchSighting } from "../../launcher/patch-watch.js";
-import { startTier, type TierProcess } from "../../launcher/tier-process.js";
+import { startTierWhenReady, type TierProcess } from "../../launcher/tier-process.js";
 import { PATCH_QUEUE, ROTATION_QUEUE } from "../../shared/queue-contract.js";
 import { startKubeApiEmulator, type KubeApiEmulator } from "../kube-api/emulator.js";
 import { fixturePath } from "./fixtures.js";
@@ -56,23 +56,16 @@ function startTestTier(
   args: string[],
   env: NodeJS.ProcessEnv,
   output: string[],
-): { tier: TierProcess; ready: Promise<void> } {
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  const tier = startTier({
+): Promise<TierProcess> {
+  return startTierWhenReady({
     entry,
     args,
     env,
-    onLine: (line) => {
-      output.push(`${entry}: ${line}`);
-      if (line.includes('"msg":"ready"')) markReady();
-    },
+    onLine: (line) => output.push(`${entry}: ${line}`),
     onErrorLine: (line) => output.push(`${entry} stderr: ${line}`),
+  }).catch((error: Error) => {
+    throw new Error(`${error.message}:\n${output.join("\n")}`);
   });
-  const failed = tier.exited.then((code) => {
-    throw new Error(`${entry} exited with ${code} before it was ready:\n${output.join("\n")}`);
-  });
-  return { tier, ready: Promise.race([ready, failed]) };
 }
 
 /** Starts the emulator with the example cluster, then a worker and a gateway for `configName`. */
@@ -98,19 +91,23 @@ export async function startPipeline(configName: string): Promise<Pipeline> {
   const sightings: PatchSighting[] = [];
   const unwatch = watchPatches(emulator, (sighting) => sightings.push(sighting));
 
-  const worker = startTestTier(
-    "worker/main.js",
-    ["--config", configFile, "--http-port", "0"],
-    env,
-    output,
+  const started = await Promise.allSettled([
+    startTestTier("worker/main.js", ["--config", configFile, "--http-port", "0"], env, output),
+    startTestTier(
+      "gateway/main.js",
+      ["--config", configFile, "--http-port", String(gatewayHttpPort), "--http-host", "127.0.0.1"],
+      env,
+      output,
+    ),
+  ]);
+  const [worker, gateway] = started.map((result) =>
+    result.status === "fulfilled" ? result.value : undefined,
   );
-  const gateway = startTestTier(
-    "gateway/main.js",
-    ["--config", configFile, "--http-port", String(gatewayHttpPort), "--http-host", "127.0.0.1"],
-    env,
-    output,
-  );
-  await Promise.all([worker.ready, gateway.ready]);
+  if (worker === undefined || gateway === undefined) {
+    await Promise.all([worker?.stop(), gateway?.stop(), emulator.close()]);
+    const failure = started.find((result) => result.status === "rejected");
+    throw (failure as PromiseRejectedResult).reason;
+  }
 
   const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
   const queues = [ROTATION_QUEUE, PATCH_QUEUE].map(
@@ -134,7 +131,7 @@ export async function startPipeline(configName: string): Promise<Pipeline> {
   };
 
   const stop = async () => {
-    const codes = { gateway: await gateway.tier.stop(), worker: await worker.tier.stop() };
+    const codes = { gateway: await gateway.stop(), worker: await worker.stop() };
     unwatch();
     await Promise.all(
       queues.map((queue) => queue.obliterate({ force: true }).then(() => queue.close())),
@@ -147,8 +144,8 @@ export async function startPipeline(configName: string): Promise<Pipeline> {
 
   return {
     emulator,
-    gateway: gateway.tier,
-    worker: worker.tier,
+    gateway: gateway,
+    worker: worker,
     tcpPort,
     gatewayHttpPort,
     prefix,

@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { watchPatches, type PatchSighting } from "../../launcher/patch-watch.js";
+import { freePort } from "../../launcher/private-redis.js";
+import { entryPoint, isReadyLine } from "../../launcher/tier-process.js";
+import { startKubeApiEmulator, type KubeApiEmulator } from "../kube-api/emulator.js";
+import { fixturePath } from "../support/fixtures.js";
+import { sendOverTcp, TEST_REDIS_URL } from "../support/pipeline.js";
+
+const run = promisify(execFile);
+
+/** Runs an entry point to completion and returns its exit code and output. */
+async function runEntry(entry: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [entryPoint(entry), ...args], {
+      env,
+      timeout: 30_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe("tier processes", () => {
+  let directory: string;
+  let emulator: KubeApiEmulator;
+
+  before(async () => {
+    directory = await mkdtemp(join(tmpdir(), "processes-"));
+    emulator = await startKubeApiEmulator({ load: [fixturePath("cluster.yaml")] });
+    await emulator.writeKubeconfig(join(directory, "kubeconfig"));
+  });
+
+  after(async () => {
+    await emulator.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it("--help lists flags and variables", async () => {
+    for (const entry of ["gateway/main.js", "worker/main.js"]) {
+      const { code, stdout } = await runEntry(entry, ["--help"]);
+      assert.equal(code, 0);
+      for (const text of ["--config", "CONFIG_FILE", "REDIS_URL", "QUEUE_PREFIX", "[default:"]) {
+        assert.ok(stdout.includes(text), `${entry} --help mentions ${text}`);
+      }
+    }
+  });
+
+  it("invalid config exits 1 naming the field", async () => {
+    const file = join(directory, "bad.yaml");
+    const text = await readFile(fixturePath("config-default.yaml"), "utf8");
+    await writeFile(file, text.replace("port: 8000", "port: 80a"));
+
+    for (const entry of ["gateway/main.js", "worker/main.js"]) {
+      const { code, stderr } = await runEntry(entry, ["--config", file]);
+      assert.equal(code, 1, entry);
+      assert.ok(
+        stderr.includes(
+          'spec.notificationSources[0].tcpSocket.port: must be an integer from 1 to 65535, got "80a"',
+        ),
+        `${entry} stderr: ${stderr}`,
+      );
+    }
+  });
+
+  it("unsupported source type exits 1 naming it", async () => {
+    const { code, stderr } = await runEntry("gateway/main.js", [
+      "--config",
+      fixturePath("config-vault.yaml"),
+    ]);
+    assert.equal(code, 1);
+    assert.match(stderr, /spec\.notificationSources\[0\]\.type: source type "HashicorpVault"/);
+  });
+
+  it("worker without credentials exits 1", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: directory };
+    delete env.KUBECONFIG;
+    const { code, stderr } = await runEntry(
+      "worker/main.js",
+      ["--config", fixturePath("config-default.yaml")],
+      env,
+    );
+    assert.equal(code, 1);
+    assert.match(stderr, /no Kubernetes credentials found: KUBECONFIG is unset/);
+  });
+
+  it("npm start runs both tiers until SIGTERM", { timeout: 60_000 }, async () => {
+    const port = await freePort();
+    const configFile = join(directory, "start-all.yaml");
+    const text = await readFile(fixturePath("config-default.yaml"), "utf8");
+    await writeFile(configFile, text.replace("0.0.0.0", "127.0.0.1").replace("8000", String(port)));
+
+    const prefix = `start-all-${randomBytes(6).toString("hex")}`;
+    const env = {
+      ...process.env,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: prefix,
+      KUBECONFIG: join(directory, "kubeconfig"),
+    };
+    const sightings: PatchSighting[] = [];
+    const unwatch = watchPatches(emulator, (sighting) => sightings.push(sighting));
+    const child = spawn(
+      process.execPath,
+      [entryPoint("launcher/start-all.js"), "--config", configFile, "--http-port", "0"],
+      { env, stdio: ["ignore", "pipe", "inherit"] },
+    );
+
+    try {
+      let readyTiers = 0;
+      for await (const line of createInterface({ input: child.stdout })) {
+        if (isReadyLine(line)) readyTiers += 1;
+        if (readyTiers === 2) break;
+      }
+      child.stdout.resume();
+      await sendOverTcp(port, await readFile(fixturePath("pretty.json")));
+      const deadline = Date.now() + 20_000;
+      while (sightings.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.deepEqual(
+        sightings.map((sighting) => `${sighting.namespace}/${sighting.name}`),
+        ["payments/stripe"],
+      );
+    } finally {
+      child.kill("SIGTERM");
+      unwatch();
+    }
+
+    const [code] = await once(child, "exit");
+    assert.equal(code, 0);
+    const redis = new Redis(TEST_REDIS_URL);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+});
