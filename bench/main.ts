@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     );
     await rotations.obliterate({ force: true });
 
-    // Phase 2: one event at a time through both tiers, timed until the emulator sees the patch.
+    // Phase 2: one event at a time through both tiers, timed until the emulator stores the patch.
     tiers.push(await startReady("worker/main.js", args, env));
     const latencies: number[] = [];
     let patchedAt = 0;

@@ -35,7 +35,7 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts `redis-server` on a free loopback port with persistence off, and waits until it
- * answers PING. Throws with `REDIS_INSTALL_HINT` when there is no `redis-server`.
+ * replies to PING. Throws with `REDIS_INSTALL_HINT` when there is no `redis-server`.
  */
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   if (!hasRedisServer()) throw new Error(REDIS_INSTALL_HINT);
@@ -73,5 +73,7 @@ async function waitForPing(url: string, child: ChildProcess): Promise<void> {
     }
   }
   child.kill("SIGKILL");
-  throw new Error(`redis-server on ${url} did not answer PING within 10 s`);
+  throw new Error(
+    `redis-server on ${url} did not reply to PING within 10 s; check that the port is free`,
+  );
 }

@@ -59,7 +59,7 @@ export function startTier(options: TierOptions): TierProcess {
   return { child, exited, stop };
 }
 
-/** Whether a JSON log line is the one a tier writes once it takes work. */
+/** Tells whether a JSON log line is the one a tier writes once it takes work. */
 export function isReadyLine(line: string): boolean {
   return line.includes('"msg":"ready"');
 }

@@ -117,10 +117,9 @@ export function integerFlag(values: FlagValues, name: string, fallback: number):
 
 /** Reads the list of Config files, which every tier requires. */
 export function configFiles(values: FlagValues): string[] {
-  const value = values.config;
-  const files = (Array.isArray(value) ? value : value === undefined ? [] : [value]).filter(
-    (file) => file !== "",
-  );
+  const value = values.config ?? [];
+  const listed = Array.isArray(value) ? value : [value];
+  const files = listed.filter((file) => file !== "");
   if (files.length === 0) {
     throw new UsageError("no Config file given; pass --config FILE or set CONFIG_FILE");
   }

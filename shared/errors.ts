@@ -14,7 +14,7 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface ConfigProblem {
   /** Field path such as `spec.notificationSources[0].tcpSocket.port`. */
   readonly path: string;
-  /** What is wrong and what was received. */
+  /** Reason, naming what was expected and the value received. */
   readonly message: string;
 }
 

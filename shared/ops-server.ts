@@ -31,7 +31,7 @@ export class OpsServer {
     return this.app.listen({ host: this.options.host, port: this.options.port });
   }
 
-  /** The bound TCP port, once started. */
+  /** Returns the bound TCP port once started. */
   port(): number {
     const address = this.app.server.address();
     return typeof address === "object" && address !== null ? address.port : this.options.port;

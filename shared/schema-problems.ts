@@ -10,7 +10,8 @@ export function fieldPath(pointer: string, prefix = ""): string {
   let path = prefix;
   for (const rawPart of pointer.split("/").slice(1)) {
     const part = rawPart.replaceAll("~1", "/").replaceAll("~0", "~");
-    path += /^\d+$/.test(part) ? `[${part}]` : path === "" ? part : `.${part}`;
+    if (/^\d+$/.test(part)) path += `[${part}]`;
+    else path += path === "" ? part : `.${part}`;
   }
   return path === "" ? "(document)" : path;
 }

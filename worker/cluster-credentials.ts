@@ -6,7 +6,7 @@ import { UsageError } from "../shared/errors.js";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/** Where the worker found its cluster credentials. */
+/** Source of the cluster credentials the worker loaded. */
 export type CredentialSource = "KUBECONFIG" | "~/.kube/config" | "in-cluster";
 
 /**

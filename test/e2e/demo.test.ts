@@ -8,7 +8,7 @@ import { entryPoint } from "../../launcher/tier-process.js";
 
 const run = promisify(execFile);
 
-/** The demo's environment without REDIS_URL, so it starts its own redis-server. */
+/** Returns the environment without REDIS_URL, so the demo starts its own redis-server. */
 function demoEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.REDIS_URL;

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Finds the project root: the nearest folder above this file that holds `test/fixtures`. */
+/** Finds the project root: the nearest folder above this file that contains `test/fixtures`. */
 function findRoot(): string {
   let directory = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(directory, "test", "fixtures", "cluster.yaml"))) {
