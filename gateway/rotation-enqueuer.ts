@@ -72,6 +72,8 @@ export class RotationEnqueuer {
   private drainCallbacks: Array<() => void> = [];
   private closePromise: Promise<void> | undefined;
   private deadlinePassed = false;
+  /** Identifiers given up at the shutdown deadline; `close()` rejects when any were. */
+  private lostIdentifiers = 0;
   private passDeadline: () => void = () => undefined;
   /** Resolves `closeTimeoutMs` after `close()` starts; pending calls and retries race it. */
   private readonly deadline = new Promise<typeof DEADLINE>((resolve) => {
@@ -134,8 +136,9 @@ export class RotationEnqueuer {
   }
 
   /**
-   * Sends everything queued, retrying failed batches for up to `closeTimeoutMs`, then
-   * resolves. Later calls return the same promise. Does not close the queue.
+   * Sends everything queued, retrying failed batches for up to `closeTimeoutMs`. Rejects
+   * when batches were given up at that deadline. Later calls return the same promise. Does
+   * not close the queue.
    */
   close(): Promise<void> {
     this.closePromise ??= this.flushForClose();
@@ -148,6 +151,13 @@ export class RotationEnqueuer {
     while (this.flushing !== undefined) await this.flushing;
     clearTimeout(timer);
     this.releaseDrainCallbacks();
+
+    if (this.lostIdentifiers > 0) {
+      throw new Error(
+        `${this.lostIdentifiers} identifier(s) were not stored in Redis before the shutdown ` +
+          "deadline; rotate those secrets again",
+      );
+    }
   }
 
   private startFlush(): void {
@@ -162,6 +172,7 @@ export class RotationEnqueuer {
           { err: error, lostIdentifiers: this.inFlight },
           "internal error while sending rotation jobs",
         );
+        this.lostIdentifiers += this.inFlight;
         this.inFlight = 0;
       })
       .finally(() => {
@@ -217,6 +228,7 @@ export class RotationEnqueuer {
   }
 
   private logLost(batch: RotationEvent[], attempt: number, error: unknown): void {
+    this.lostIdentifiers += batch.length;
     const reason =
       error === undefined
         ? "Redis did not answer before the shutdown deadline, so these jobs may be missing"

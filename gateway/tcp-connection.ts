@@ -89,12 +89,12 @@ export class TcpConnection {
   }
 
   private handleFrame(frame: Frame, receivedAt: number): void {
+    this.totals.documents += 1;
     if (frame.kind === "rejected") {
       this.reject(frame.reason, { offset: frame.offset, detail: frame.detail });
       return;
     }
 
-    this.totals.documents += 1;
     const extraction = extractIdentifiers(this.context.identifierPath, frame.value);
     if (extraction.kind === "rejected") {
       this.reject(extraction.reason, { offset: frame.offset, valueType: extraction.valueType });

@@ -39,7 +39,8 @@ interface Demo {
   readonly emulator: KubeApiEmulator;
   readonly tiers: TierProcess[];
   readonly sightings: PatchSighting[];
-  stop(): Promise<void>;
+  /** Stops every process; removes the log folder unless `keepLogs`. */
+  stop(options: { keepLogs: boolean }): Promise<void>;
 }
 
 async function main(): Promise<void> {
@@ -51,20 +52,32 @@ async function main(): Promise<void> {
     return;
   }
 
+  // A closed stdout (the demo piped into `head`, say) must not crash the demo and leave
+  // its redis-server and tiers behind: the interactive demo stops, `--once` finishes.
+  let onStdoutClosed = (): void => undefined;
+  process.stdout.on("error", () => onStdoutClosed());
+
   const demo = await startDemo(await choosePort(values.port));
   if (values.once === true) {
-    process.exitCode = await runOnce(demo);
-    await demo.stop();
+    const code = await runOnce(demo);
+    await demo.stop({ keepLogs: code !== 0 });
+    if (code !== 0) process.stderr.write(`the logs are kept in ${demo.directory}\n`);
+    process.exitCode = code;
     return;
   }
 
   printTryIt(demo);
-  const stop = (): void => {
-    process.stdout.write("stopping the demo\n");
-    void demo.stop().then(() => process.exit(0));
+  let stopping = false;
+  const stop = (reason: string): void => {
+    if (stopping) return;
+    stopping = true;
+    if (reason !== "EPIPE") process.stdout.write(`stopping the demo (${reason})\n`);
+    void demo.stop({ keepLogs: false }).then(() => process.exit(0));
   };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
+  onStdoutClosed = () => stop("EPIPE");
 }
 
 async function choosePort(requested: string | undefined): Promise<number> {
@@ -106,7 +119,7 @@ async function startDemo(port: number): Promise<Demo> {
   process.stdout.write(
     `redis: ${redis ? `private redis-server at ${redisUrl}` : redisUrl} (queue prefix ${prefix})\n` +
       `kubernetes: API emulator at ${emulator.url} with test/fixtures/cluster.yaml\n` +
-      `logs: ${directory}/gateway.log and worker.log\n`,
+      `logs: ${directory}/gateway.log and worker.log (removed when the demo stops)\n`,
   );
 
   const sightings: PatchSighting[] = [];
@@ -119,17 +132,24 @@ async function startDemo(port: number): Promise<Demo> {
   });
 
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, KUBECONFIG: kubeconfig };
-  const tiers = await Promise.all(
+  const started = await Promise.allSettled(
     ["gateway", "worker"].map((tier) => startDemoTier(tier, configFile, env, directory)),
   );
+  const tiers = started.flatMap((result) => (result.status === "fulfilled" ? [result.value] : []));
 
-  const stop = async (): Promise<void> => {
+  const stop = async ({ keepLogs }: { keepLogs: boolean }): Promise<void> => {
     await Promise.allSettled(tiers.map((tier) => tier.stop()));
     unwatch();
     await emulator.close();
     await redis?.close();
-    await rm(directory, { recursive: true, force: true });
+    if (!keepLogs) await rm(directory, { recursive: true, force: true });
   };
+
+  const failure = started.find((result) => result.status === "rejected");
+  if (failure !== undefined) {
+    await stop({ keepLogs: true });
+    throw new Error(`${(failure.reason as Error).message}; the logs are kept in ${directory}`);
+  }
   return { port, prefix, redisUrl, directory, emulator, tiers, sightings, stop };
 }
 
@@ -176,7 +196,7 @@ async function startDemoTier(
     return child;
   } catch (error) {
     log.end();
-    throw new Error(`${(error as Error).message}; see the lines above`, { cause: error });
+    throw error;
   }
 }
 

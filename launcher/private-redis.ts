@@ -47,6 +47,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     { stdio: "ignore" },
   );
   const url = `redis://127.0.0.1:${port}`;
+  // The server must not outlive this process, even when it exits on an error.
+  const killOnExit = (): void => void child.kill("SIGTERM");
+  process.once("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   await waitForPing(url, child);
 
   const close = async (): Promise<void> => {

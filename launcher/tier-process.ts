@@ -33,7 +33,8 @@ export interface TierProcess {
 export function startTier(options: TierOptions): TierProcess {
   const child = spawn(process.execPath, [entryPoint(options.entry), ...options.args], {
     env: options.env ?? process.env,
-    stdio: ["ignore", "pipe", "pipe"],
+    // The IPC channel lets the tier notice when this launcher dies and stop itself.
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
 
   const stdout = child.stdout;

@@ -15,7 +15,12 @@ import {
   type NotificationSource,
   type ReloaderConfig,
 } from "./config-schema.js";
-import { ConfigError, IdentifierPathError, type ConfigProblem } from "./errors.js";
+import {
+  ConfigError,
+  ConfigUnreadableError,
+  IdentifierPathError,
+  type ConfigProblem,
+} from "./errors.js";
 import { compileIdentifierPath } from "./identifier-path.js";
 import { schemaProblems } from "./schema-problems.js";
 
@@ -45,9 +50,7 @@ export async function loadConfigFile(file: string): Promise<ReloaderConfig[]> {
     text = await readFile(file, "utf8");
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new ConfigError(file, [{ path: "(file)", message: `cannot be read (${reason})` }], {
-      cause: error,
-    });
+    throw new ConfigUnreadableError(file, reason, { cause: error });
   }
   return parseConfigText(text, file);
 }
@@ -151,7 +154,7 @@ function toSource(
       path: `${path}.type`,
       message:
         `source type ${JSON.stringify(type)} is not supported by this gateway; ` +
-        `use one of ${SUPPORTED_SOURCE_TYPES.join(", ")}, or keep the original Reloader for it`,
+        `use ${SUPPORTED_SOURCE_TYPES.join(" or ")}, or keep the original Reloader for it`,
     });
     return undefined;
   }

@@ -42,6 +42,20 @@ export class ConfigError extends ReloaderError {
   }
 }
 
+/** Raised when a Config file cannot be read at all. */
+export class ConfigUnreadableError extends ReloaderError {
+  readonly file: string;
+
+  constructor(file: string, reason: string, options?: ErrorOptions) {
+    super(
+      ErrorCode.ConfigUnreadable,
+      `cannot read config file ${file} (${reason}); check the path and its permissions`,
+      options,
+    );
+    this.file = file;
+  }
+}
+
 /** Raised when an identifier path uses syntax that cannot be evaluated. */
 export class IdentifierPathError extends ReloaderError {
   readonly identifierPath: string;

@@ -45,9 +45,13 @@ export class OpsServer {
 }
 
 function createApp(options: OpsServerOptions) {
-  const app = Fastify({
-    loggerInstance: options.logger.child({ component: "http" }),
-    disableRequestLogging: true,
+  // Fastify's own logger stays off so probes and scrapes do not log a line each; failures
+  // are logged below instead.
+  const app = Fastify({ logger: false });
+  const logger = options.logger.child({ component: "http" });
+  app.setErrorHandler((error, request, reply) => {
+    logger.error({ err: error, url: request.url }, "http request failed");
+    void reply.code(500).send({ status: "error", message: (error as Error).message });
   });
   app.get("/healthz", async () => ({ status: "ok" }));
 

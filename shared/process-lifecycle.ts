@@ -17,8 +17,9 @@ export interface RunOptions {
 }
 
 /**
- * Starts `service` and stops it on SIGTERM or SIGINT, exiting 0 after a clean stop. A
- * second signal, or a stop that outlasts `shutdownTimeoutMs`, exits 1 at once.
+ * Starts `service` and stops it on SIGTERM, SIGINT, SIGHUP or the loss of the launcher that
+ * started it, exiting 0 after a clean stop. A second signal, or a stop that outlasts
+ * `shutdownTimeoutMs`, exits 1 at once.
  */
 export async function runService(options: RunOptions): Promise<void> {
   const { logger, service } = options;
@@ -41,7 +42,6 @@ export async function runService(options: RunOptions): Promise<void> {
 
     service.close().then(
       () => {
-        logger.info("stopped");
         logger.flush();
         process.exit(0);
       },
@@ -54,6 +54,15 @@ export async function runService(options: RunOptions): Promise<void> {
 
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
+
+  // A tier started by a launcher (npm start, the demo, the tests) has an IPC channel to it.
+  // When the launcher dies without stopping the tier, the channel closes: stop too, so no
+  // orphan keeps the ports and Redis connections.
+  if (process.channel !== undefined) {
+    process.channel.unref();
+    process.on("disconnect", () => stop("parent exited"));
+  }
 
   try {
     await service.start();

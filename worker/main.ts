@@ -85,12 +85,11 @@ async function main(): Promise<void> {
   const service: Service = {
     async start() {
       if (ops) logger.info({ url: await ops.start() }, "http server listening");
-      logger.info(
-        { cluster, credentials: source, configs: configs.map((c) => c.name) },
-        "starting",
-      );
       await worker.start();
-      logger.info({ externalSecrets: worker.externalSecretCount }, "ready");
+      logger.info(
+        { cluster, credentials: source, externalSecrets: worker.externalSecretCount },
+        "ready",
+      );
     },
     async close() {
       const results = await Promise.allSettled([worker.close(), ops?.close()]);

@@ -95,6 +95,49 @@ describe("tier processes", () => {
     assert.match(stderr, /no Kubernetes credentials found: KUBECONFIG is unset/);
   });
 
+  it("tiers stop when the launcher dies", { timeout: 60_000 }, async () => {
+    const configFile = join(directory, "orphans.yaml");
+    const text = await readFile(fixturePath("config-default.yaml"), "utf8");
+    const port = await freePort();
+    await writeFile(configFile, text.replace("0.0.0.0", "127.0.0.1").replace("8000", String(port)));
+
+    const env = {
+      ...process.env,
+      REDIS_URL: TEST_REDIS_URL,
+      QUEUE_PREFIX: `orphans-${randomBytes(6).toString("hex")}`,
+      KUBECONFIG: join(directory, "kubeconfig"),
+    };
+    const child = spawn(
+      process.execPath,
+      [entryPoint("launcher/start-all.js"), "--config", configFile, "--http-port", "0"],
+      { env, stdio: ["ignore", "pipe", "inherit"] },
+    );
+
+    const pids: number[] = [];
+    for await (const line of createInterface({ input: child.stdout })) {
+      if (isReadyLine(line)) pids.push((JSON.parse(line) as { pid: number }).pid);
+      if (pids.length === 2) break;
+    }
+    child.stdout.resume();
+    child.kill("SIGKILL");
+    await once(child, "exit");
+
+    const isRunning = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 20_000;
+    while (pids.some(isRunning) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const pid of pids)
+      assert.equal(isRunning(pid), false, `tier ${pid} outlived its launcher`);
+  });
+
   it("npm start runs both tiers until SIGTERM", { timeout: 60_000 }, async () => {
     const port = await freePort();
     const configFile = join(directory, "start-all.yaml");

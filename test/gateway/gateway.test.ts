@@ -322,7 +322,7 @@ describe("Gateway lifecycle", () => {
     }
   });
 
-  test("Redis unreachable: close() still finishes", async () => {
+  test("Redis unreachable: close() reports the loss", async () => {
     const unused = createServer();
     await new Promise<void>((resolve) => unused.listen(0, "127.0.0.1", resolve));
     const address = unused.address();
@@ -356,7 +356,11 @@ describe("Gateway lifecycle", () => {
     assert.match(gateway.readinessProblems().join("; "), /Redis connection is/);
 
     const started = Date.now();
-    await gateway.close();
+    await assert.rejects(gateway.close(), (error: unknown) => {
+      assert.ok(error instanceof AggregateError);
+      assert.match(String(error.errors[0]), /1 identifier\(s\) were not stored in Redis/);
+      return true;
+    });
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 3000, `close() took ${elapsed} ms`);
   });

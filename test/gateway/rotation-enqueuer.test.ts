@@ -113,7 +113,7 @@ describe("RotationEnqueuer failures", () => {
     enqueuer.enqueue(rotationEvent("a"));
 
     const started = Date.now();
-    await enqueuer.close();
+    await assert.rejects(enqueuer.close(), /^Error: 1 identifier\(s\) were not stored in Redis/);
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 100, `close() returned after ${elapsed} ms`);
     assert.ok(elapsed < 2000, `close() took ${elapsed} ms`);
@@ -132,7 +132,7 @@ describe("RotationEnqueuer failures", () => {
     enqueuer.enqueue(rotationEvent("b"));
 
     const started = Date.now();
-    await enqueuer.close();
+    await assert.rejects(enqueuer.close(), /2 identifier\(s\) were not stored in Redis/);
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 2000, `close() took ${elapsed} ms`);
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadConfigFile, loadConfigFiles, parseConfigText } from "../../shared/config-loader.js";
-import { ConfigError, ErrorCode } from "../../shared/errors.js";
+import { ConfigError, ConfigUnreadableError, ErrorCode } from "../../shared/errors.js";
 import { fixturePath } from "../support/fixtures.js";
 
 const HEADER = `apiVersion: reloader.external-secrets.io/v1alpha1
@@ -195,9 +195,12 @@ ${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
 
   it("names a missing file", async () => {
     await assert.rejects(loadConfigFile("/nonexistent/config.yaml"), (error: unknown) => {
-      assert.ok(error instanceof ConfigError);
-      assert.match(error.message, /\/nonexistent\/config\.yaml/);
-      assert.match(error.message, /cannot be read \(ENOENT\)/);
+      assert.ok(error instanceof ConfigUnreadableError);
+      assert.equal(error.code, ErrorCode.ConfigUnreadable);
+      assert.match(
+        error.message,
+        /^cannot read config file \/nonexistent\/config\.yaml \(ENOENT\)/,
+      );
       return true;
     });
   });
