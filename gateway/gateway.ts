@@ -83,8 +83,9 @@ export class Gateway {
 
     this.ownedConnection =
       options.connection === undefined
-        ? createRedisConnection(options.redisUrl ?? DEFAULT_REDIS_URL, {
-            lazyConnect: true,
+        ? // Not lazyConnect: BullMQ 6.7 keeps the rejected promise of a lazy connection that
+          // failed its first connect, and the queue never recovers when Redis comes back.
+          createRedisConnection(options.redisUrl ?? DEFAULT_REDIS_URL, {
             maxRetriesPerRequest: OWNED_CONNECTION_MAX_RETRIES,
           })
         : undefined;

@@ -37,10 +37,10 @@ export async function freePort(): Promise<number> {
  * Starts `redis-server` on a free loopback port with persistence off, and waits until it
  * replies to PING. Throws with `REDIS_INSTALL_HINT` when there is no `redis-server`.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(options: { port?: number } = {}): Promise<PrivateRedis> {
   if (!hasRedisServer()) throw new Error(REDIS_INSTALL_HINT);
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const child = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

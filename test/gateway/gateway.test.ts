@@ -5,7 +5,9 @@ import { createServer } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { after, describe, test } from "node:test";
+import { Queue } from "bullmq";
 import { Gateway } from "../../gateway/gateway.js";
+import { freePort, startPrivateRedis } from "../../launcher/private-redis.js";
 import { ListenError } from "../../gateway/listen-error.js";
 import { ROTATION_JOB_NAME } from "../../gateway/rotation-enqueuer.js";
 import { createLogger } from "../../shared/logger.js";
@@ -319,6 +321,50 @@ describe("Gateway lifecycle", () => {
       await gateway.close();
       await deleteKeys(prefix);
       await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  test("Redis down at start, then up", async () => {
+    const redisPort = await freePort();
+    const prefix = randomPrefix();
+    const registry = createMetricsRegistry({ processMetrics: false });
+    const gateway = new Gateway({
+      configs: [{ name: "late-redis", sources: [testSource()], destinations: [] }],
+      redisUrl: `redis://127.0.0.1:${redisPort}`,
+      prefix,
+      logger: createLogger({ name: "gateway-test", level: "silent" }),
+      registry,
+      enqueuer: { retryBaseDelayMs: 20, retryMaxDelayMs: 200, closeTimeoutMs: 1000 },
+    });
+    await gateway.start();
+    const port = gateway.addresses()[0]?.port ?? 0;
+    await send(port, namedDocument("before/redis"));
+    await sleep(300);
+    assert.match(gateway.readinessProblems().join("; "), /Redis connection is/);
+
+    const redis = await startPrivateRedis({ port: redisPort });
+    try {
+      await send(port, namedDocument("after/redis"));
+      const queue = new Queue("rotation-events", {
+        connection: { host: "127.0.0.1", port: redisPort },
+        prefix,
+      });
+      const count = await waitForValue(
+        () => queue.count(),
+        (value) => value >= 2,
+        10_000,
+      );
+      const jobs = await queue.getJobs(["waiting"]);
+      await queue.close();
+      assert.equal(count, 2);
+      assert.deepEqual(jobs.map((job) => job.data.identifier).sort(), [
+        "after/redis",
+        "before/redis",
+      ]);
+      assert.deepEqual(gateway.readinessProblems(), []);
+    } finally {
+      await gateway.close();
+      await redis.close();
     }
   });
 
