@@ -10,7 +10,11 @@ import {
   ROTATION_QUEUE,
   type RotationEvent,
 } from "../shared/queue-contract.js";
-import { createRedisConnection, DEFAULT_REDIS_URL } from "../shared/redis-connection.js";
+import {
+  createRedisConnection,
+  DEFAULT_REDIS_URL,
+  reportRedisOutages,
+} from "../shared/redis-connection.js";
 import { RotationEnqueuer, type RotationEnqueuerOptions } from "./rotation-enqueuer.js";
 import { TcpSource } from "./tcp-source.js";
 
@@ -66,7 +70,6 @@ export class Gateway {
   private readonly queue: Queue<RotationEvent>;
   private readonly enqueuer: RotationEnqueuer;
   private readonly sources: Array<{ configName: string; index: number; source: TcpSource }>;
-  private redisErrorReported = false;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
 
@@ -90,15 +93,15 @@ export class Gateway {
           })
         : undefined;
     this.connection = options.connection ?? (this.ownedConnection as Redis);
-    this.ownedConnection?.on("error", (error: Error) => this.reportRedisError(error));
+    if (this.ownedConnection) reportRedisOutages(this.ownedConnection, this.logger);
 
     this.queue = new Queue<RotationEvent>(ROTATION_QUEUE, {
       connection: this.connection,
       prefix: options.prefix ?? DEFAULT_QUEUE_PREFIX,
     });
     // Without a listener, an 'error' event would crash the process; ioredis reports the
-    // same outage on the connection, which reportRedisError logs.
-    this.queue.on("error", (error) => this.reportRedisError(error));
+    // same outage on the connection, where it is logged once.
+    this.queue.on("error", (error) => this.logger.debug({ err: error }, "rotation queue error"));
 
     this.enqueuer = new RotationEnqueuer({
       ...options.enqueuer,
@@ -213,17 +216,5 @@ export class Gateway {
       return;
     }
     await connection.quit();
-  }
-
-  private reportRedisError(error: Error): void {
-    // ioredis reports every failed reconnect; log the first error of each outage.
-    if (this.redisErrorReported) return;
-
-    this.redisErrorReported = true;
-    this.logger.warn({ err: error }, "Redis connection failed; ioredis keeps reconnecting");
-    this.connection.once("ready", () => {
-      this.redisErrorReported = false;
-      this.logger.info("Redis connection restored");
-    });
   }
 }

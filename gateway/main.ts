@@ -2,6 +2,8 @@ import {
   COMMON_FLAGS,
   configFiles,
   formatHelp,
+  logLevelFlag,
+  redisUrlFlag,
   parseFlags,
   stringFlag,
   type FlagSpec,
@@ -33,14 +35,14 @@ async function main(): Promise<void> {
   }
 
   const configs = await loadConfigFiles(configFiles(flags));
-  const logger = createLogger({ name: "gateway", level: stringFlag(flags, "log-level") });
+  const logger = createLogger({ name: "gateway", level: logLevelFlag(flags) });
   const registry = createMetricsRegistry();
 
   // The gateway opens its own Redis connection: it fails commands after a few retries, so
   // an outage surfaces as logged, retried flushes instead of silently waiting commands.
   const gateway = new Gateway({
     configs,
-    redisUrl: stringFlag(flags, "redis-url"),
+    redisUrl: redisUrlFlag(flags),
     prefix: stringFlag(flags, "queue-prefix"),
     logger,
     registry,

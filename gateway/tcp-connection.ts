@@ -6,7 +6,7 @@ import type { Logger } from "../shared/logger.js";
 import { MessageResult } from "../shared/metrics.js";
 import { extractIdentifiers } from "./document-identifiers.js";
 import { JsonFramer, type Frame } from "./json-framer.js";
-import { LogRateLimiter } from "./log-rate-limiter.js";
+import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
 
 /** Rejection warnings logged per connection in each window; the rest are counted. */
@@ -152,11 +152,11 @@ export class TcpConnection {
   }
 
   private onError(error: NodeJS.ErrnoException): void {
-    const fields = { err: error, code: error.code };
+    // A reset is the sender's normal way out for some clients; its stack says nothing.
     if (error.code === "ECONNRESET" || error.code === "EPIPE") {
-      this.logger.info(fields, "sender reset the connection");
+      this.logger.info({ code: error.code }, "sender reset the connection");
     } else {
-      this.logger.warn(fields, "connection failed");
+      this.logger.warn({ err: error, code: error.code }, "connection failed");
     }
   }
 

@@ -4,7 +4,7 @@ import { compileIdentifierPath } from "../shared/identifier-path.js";
 import type { Logger } from "../shared/logger.js";
 import { MessageResult, type GatewayMetrics } from "../shared/metrics.js";
 import { formatAddress, ListenError } from "./listen-error.js";
-import { LogRateLimiter } from "./log-rate-limiter.js";
+import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
 import { TcpConnection, type SourceContext } from "./tcp-connection.js";
 

@@ -125,3 +125,50 @@ export function configFiles(values: FlagValues): string[] {
   }
   return files;
 }
+
+/** Reads a flag that must be an integer in `[minimum, maximum]`, naming the flag when not. */
+export function boundedIntegerFlag(
+  values: FlagValues,
+  name: string,
+  fallback: number,
+  range: { minimum: number; maximum: number },
+): number {
+  const value = integerFlag(values, name, fallback);
+  if (value < range.minimum || value > range.maximum) {
+    throw new UsageError(
+      `--${name} must be an integer from ${range.minimum} to ${range.maximum}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Reads `--log-level`, which must be one of pino's levels. */
+export function logLevelFlag(values: FlagValues): string {
+  const level = stringFlag(values, "log-level") ?? "info";
+  if (!LOG_LEVELS.includes(level)) {
+    throw new UsageError(
+      `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(level)}`,
+    );
+  }
+  return level;
+}
+
+/** Reads `--redis-url`, which must be a `redis://` or `rediss://` URL. */
+export function redisUrlFlag(values: FlagValues): string {
+  const text = stringFlag(values, "redis-url") ?? DEFAULT_REDIS_URL;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(text).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== "redis:" && protocol !== "rediss:") {
+    throw new UsageError(
+      `--redis-url (REDIS_URL) must be a redis:// or rediss:// URL such as ` +
+        `${DEFAULT_REDIS_URL}, got ${JSON.stringify(text)}`,
+    );
+  }
+  return text;
+}

@@ -66,12 +66,20 @@ export function parseConfigText(text: string, file: string): ReloaderConfig[] {
     const prefix = items.length > 1 ? `(document ${index + 1}) ` : "";
     if (document.errors.length > 0) {
       for (const error of document.errors) {
-        problems.push({ path: `${prefix}(yaml)`, message: error.message.split("\n")[0] ?? "" });
+        const firstLine = (error.message.split("\n")[0] ?? "").replace(/:$/, "");
+        problems.push({ path: `${prefix}(yaml)`, message: `${firstLine}; fix the YAML syntax` });
       }
       return;
     }
 
-    const value: unknown = document.toJS();
+    let value: unknown;
+    try {
+      value = document.toJS();
+    } catch (error) {
+      // For example an alias bomb: the yaml package stops expanding excessive aliases.
+      problems.push({ path: `${prefix}(yaml)`, message: (error as Error).message });
+      return;
+    }
     if (value === null || value === undefined) return;
 
     const config = validateDocument(value, prefix, problems);
@@ -87,12 +95,31 @@ export function parseConfigText(text: string, file: string): ReloaderConfig[] {
   return configs;
 }
 
-/** Loads several files and checks them together (unique names, no shared listen address). */
+/**
+ * Loads several files and checks them together (unique names, no shared listen address).
+ * Problems of every file are listed at once, each path prefixed with its file when there
+ * are several.
+ */
 export async function loadConfigFiles(files: readonly string[]): Promise<ReloaderConfig[]> {
   const configs: ReloaderConfig[] = [];
-  for (const file of files) configs.push(...(await loadConfigFile(file)));
+  const problems: ConfigProblem[] = [];
+  for (const file of files) {
+    try {
+      configs.push(...(await loadConfigFile(file)));
+    } catch (error) {
+      if (files.length === 1) throw error;
+      if (error instanceof ConfigUnreadableError) {
+        problems.push({ path: `${file}: (file)`, message: error.message });
+        continue;
+      }
+      if (!(error instanceof ConfigError)) throw error;
+      problems.push(
+        ...error.problems.map((problem) => ({ ...problem, path: `${file}: ${problem.path}` })),
+      );
+    }
+  }
 
-  const problems = crossConfigProblems(configs);
+  problems.push(...crossConfigProblems(configs));
   if (problems.length > 0) throw new ConfigError(files.join(", "), problems);
   return configs;
 }
@@ -108,23 +135,32 @@ function validateDocument(
     message: problem.message,
   });
 
-  if (found.length > 0) {
-    problems.push(...found.map(withPrefix));
-    return undefined;
-  }
-
-  const document = value as ConfigDocument;
-  const local: ConfigProblem[] = [];
-  const sources = document.spec.notificationSources.map((source, index) =>
-    toSource(source, index, local),
+  // Entries whose own fields are valid still get the checks below, so one bad port does
+  // not hide an unsupported source type or path elsewhere in the file.
+  const isSchemaValid = (path: string): boolean =>
+    !found.some(
+      (problem) =>
+        problem.path === path ||
+        problem.path.startsWith(`${path}.`) ||
+        problem.path.startsWith(`${path}[`),
+    );
+  const spec = (value as { spec?: Partial<ConfigDocument["spec"]> } | null)?.spec ?? {};
+  const local: ConfigProblem[] = [...found];
+  const sources = listOf(spec.notificationSources).map((source, index) =>
+    isSchemaValid(`spec.notificationSources[${index}]`)
+      ? toSource(source, index, local)
+      : undefined,
   );
-  const destinations = document.spec.destinationsToWatch.map((destination, index) =>
-    toDestination(destination, index, local),
+  const destinations = listOf(spec.destinationsToWatch).map((destination, index) =>
+    isSchemaValid(`spec.destinationsToWatch[${index}]`)
+      ? toDestination(destination, index, local)
+      : undefined,
   );
 
   problems.push(...local.map(withPrefix));
   if (local.length > 0) return undefined;
 
+  const document = value as ConfigDocument;
   return Object.freeze({
     name: document.metadata.name,
     sources: Object.freeze(sources.filter((source) => source !== undefined)),
@@ -246,6 +282,11 @@ function selectorProblems(destination: ExternalSecretDestination, path: string):
   }
 
   return problems;
+}
+
+/** Returns `value` when it is an array, so checks can run on a document that failed the schema. */
+function listOf<T>(value: readonly T[] | undefined): readonly T[] {
+  return Array.isArray(value) ? value : [];
 }
 
 const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]"]);

@@ -1,7 +1,8 @@
 import Fastify from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
-import { integerFlag, stringFlag, type FlagValues } from "./cli-options.js";
+import { boundedIntegerFlag, stringFlag, type FlagValues } from "./cli-options.js";
+import { UsageError } from "./errors.js";
 
 /** Options of the operations HTTP server. */
 export interface OpsServerOptions {
@@ -28,7 +29,16 @@ export class OpsServer {
 
   /** Binds the port and returns the listening URL. */
   async start(): Promise<string> {
-    return this.app.listen({ host: this.options.host, port: this.options.port });
+    const { host, port } = this.options;
+    try {
+      return await this.app.listen({ host, port });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new UsageError(
+        `cannot listen on ${host}:${port} for /healthz, /readyz and /metrics (${code}); ` +
+          "pick another --http-port, or 0 to turn the HTTP server off",
+      );
+    }
   }
 
   /** Returns the bound TCP port once started. */
@@ -77,7 +87,7 @@ export function opsServerFromFlags(
   defaultPort: number,
   options: Omit<OpsServerOptions, "host" | "port">,
 ): OpsServer | undefined {
-  const port = integerFlag(flags, "http-port", defaultPort);
+  const port = boundedIntegerFlag(flags, "http-port", defaultPort, { minimum: 0, maximum: 65535 });
   if (port === 0) return undefined;
   return new OpsServer({ ...options, host: stringFlag(flags, "http-host") ?? "0.0.0.0", port });
 }

@@ -63,8 +63,20 @@ export interface AnnotationPatcherOptions {
  * for example `TCPSocket/tcp-default: app/db-password`.
  */
 export function formatTriggerSource(event: RotationEvent): string {
-  return `${event.sourceType}/${event.configName}: ${event.identifier}`;
+  const { identifier } = event;
+  const shown =
+    identifier.length > MAX_TRIGGER_IDENTIFIER_LENGTH
+      ? `${identifier.slice(0, MAX_TRIGGER_IDENTIFIER_LENGTH)}... (${identifier.length} characters)`
+      : identifier;
+  return `${event.sourceType}/${event.configName}: ${shown}`;
 }
+
+/**
+ * Longest identifier written whole into `reloader/trigger-source`. Kubernetes caps all
+ * annotations of an object at 256 KiB together, so a huge identifier must not make the
+ * patch invalid.
+ */
+export const MAX_TRIGGER_IDENTIFIER_LENGTH = 512;
 
 /** Builds the merge patch that sets both rotation annotations. */
 export function buildRotationPatch(event: RotationEvent, lastRotated: string): RotationPatch {

@@ -50,6 +50,15 @@ export function classifyApiError(error: unknown, nowMs: number = Date.now()): Ap
     return classifyHttpStatus(watchStatusCode, (error as Error).message, undefined, nowMs);
   }
 
+  if (isTimeout(error)) {
+    return {
+      kind: ApiFailureKind.Retryable,
+      statusCode: undefined,
+      description: "request timed out: no response within the patch timeout",
+      retryAfterMs: undefined,
+    };
+  }
+
   if (isNetworkError(error)) {
     const { code, message } = error as { code?: unknown; message: string };
     const prefix = typeof code === "string" ? `${code}: ` : "";
@@ -135,6 +144,12 @@ function readWatchStatusCode(error: unknown): number | undefined {
 
   const { statusCode } = error as { statusCode?: unknown };
   return typeof statusCode === "number" ? statusCode : undefined;
+}
+
+/** Tells whether a request was aborted by its time limit. */
+function isTimeout(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : undefined;
+  return error instanceof AbortError || name === "AbortError" || name === "TimeoutError";
 }
 
 function isNetworkError(error: unknown): boolean {

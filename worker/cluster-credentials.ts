@@ -24,17 +24,31 @@ export function loadClusterCredentials(env: NodeJS.ProcessEnv = process.env): {
   const userConfig = join(home, ".kube", "config");
 
   let source: CredentialSource;
-  if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "") source = "KUBECONFIG";
-  else if (existsSync(userConfig)) source = "~/.kube/config";
-  else if (existsSync(SERVICE_ACCOUNT_TOKEN)) source = "in-cluster";
-  else {
+  let file: string;
+  if (env.KUBECONFIG !== undefined && env.KUBECONFIG !== "") {
+    source = "KUBECONFIG";
+    file = env.KUBECONFIG;
+  } else if (existsSync(userConfig)) {
+    source = "~/.kube/config";
+    file = userConfig;
+  } else if (existsSync(SERVICE_ACCOUNT_TOKEN)) {
+    source = "in-cluster";
+    file = SERVICE_ACCOUNT_TOKEN;
+  } else {
     throw new UsageError(
       `no Kubernetes credentials found: KUBECONFIG is unset, ${userConfig} does not exist ` +
         `and ${SERVICE_ACCOUNT_TOKEN} is missing; set KUBECONFIG or run the worker in a pod`,
     );
   }
 
-  kubeConfig.loadFromDefault();
+  try {
+    kubeConfig.loadFromDefault();
+  } catch (error) {
+    throw new UsageError(
+      `cannot load Kubernetes credentials from ${source} (${file}): ${(error as Error).message}; ` +
+        "check that the file exists and is a valid kubeconfig",
+    );
+  }
   if (kubeConfig.getCurrentCluster() === null) {
     throw new UsageError(
       `the current context "${kubeConfig.getCurrentContext()}" of ${source} names no cluster; ` +

@@ -3,7 +3,9 @@ import {
   COMMON_FLAGS,
   configFiles,
   formatHelp,
-  integerFlag,
+  boundedIntegerFlag,
+  logLevelFlag,
+  redisUrlFlag,
   parseFlags,
   stringFlag,
   type FlagSpec,
@@ -12,13 +14,16 @@ import { loadConfigFiles } from "../shared/config-loader.js";
 import { createLogger } from "../shared/logger.js";
 import { opsServerFromFlags } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
-import { createRedisConnection } from "../shared/redis-connection.js";
+import { createRedisConnection, reportRedisOutages } from "../shared/redis-connection.js";
 import { loadClusterCredentials } from "./cluster-credentials.js";
 import {
   DEFAULT_PATCH_CONCURRENCY,
   DEFAULT_ROTATION_CONCURRENCY,
   ReconcileWorker,
 } from "./reconcile-worker.js";
+
+/** Allowed range of both concurrency flags. */
+const CONCURRENCY_RANGE = { minimum: 1, maximum: 1000 };
 
 /** Port of the worker's /healthz, /readyz and /metrics when `--http-port` is unset. */
 const DEFAULT_HTTP_PORT = 8081;
@@ -56,13 +61,13 @@ async function main(): Promise<void> {
 
   const configs = await loadConfigFiles(configFiles(flags));
   const { kubeConfig, source } = loadClusterCredentials();
-  const logger = createLogger({ name: "worker", level: stringFlag(flags, "log-level") });
+  const logger = createLogger({ name: "worker", level: logLevelFlag(flags) });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  const redisUrl = stringFlag(flags, "redis-url") as string;
+  const redisUrl = redisUrlFlag(flags);
   const connection = createRedisConnection(redisUrl);
-  connection.on("error", (error) => logger.warn({ err: error, redisUrl }, "redis error"));
+  reportRedisOutages(connection, logger.child({ redisUrl }));
 
   const worker = new ReconcileWorker({
     configs,
@@ -71,14 +76,28 @@ async function main(): Promise<void> {
     prefix: stringFlag(flags, "queue-prefix"),
     logger,
     registry,
-    rotationConcurrency: integerFlag(flags, "rotation-concurrency", DEFAULT_ROTATION_CONCURRENCY),
-    patchConcurrency: integerFlag(flags, "patch-concurrency", DEFAULT_PATCH_CONCURRENCY),
+    rotationConcurrency: boundedIntegerFlag(
+      flags,
+      "rotation-concurrency",
+      DEFAULT_ROTATION_CONCURRENCY,
+      CONCURRENCY_RANGE,
+    ),
+    patchConcurrency: boundedIntegerFlag(
+      flags,
+      "patch-concurrency",
+      DEFAULT_PATCH_CONCURRENCY,
+      CONCURRENCY_RANGE,
+    ),
   });
 
   const ops = opsServerFromFlags(flags, DEFAULT_HTTP_PORT, {
     registry,
     logger,
-    readiness: () => (worker.isCacheSynced ? [] : ["cluster cache not synced"]),
+    readiness: () => {
+      const reasons = worker.isCacheSynced ? [] : ["cluster cache not synced"];
+      if (connection.status !== "ready") reasons.push(`Redis connection is ${connection.status}`);
+      return reasons;
+    },
   });
 
   const cluster = kubeConfig.getCurrentCluster()?.server;

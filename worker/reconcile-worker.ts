@@ -1,3 +1,4 @@
+import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import { runShutdownSteps } from "../shared/process-lifecycle.js";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { Queue, Worker, type JobsOptions } from "bullmq";
@@ -13,7 +14,11 @@ import {
   type PatchRequest,
   type RotationEvent,
 } from "../shared/queue-contract.js";
-import { createRedisConnection, DEFAULT_REDIS_URL } from "../shared/redis-connection.js";
+import {
+  createRedisConnection,
+  DEFAULT_REDIS_URL,
+  reportRedisOutages,
+} from "../shared/redis-connection.js";
 import { AnnotationPatcher } from "./annotation-patcher.js";
 import { ClusterCache } from "./cluster-cache.js";
 import { assertValidDestinations } from "./destination-filter.js";
@@ -88,9 +93,11 @@ export class ReconcileWorker {
   private patchWorker: Worker<PatchRequest> | undefined;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
+  private readonly queueErrorLimiter = new LogRateLimiter(5, 60_000);
 
   /**
-   * Validates the Configs' selectors and creates the metrics; connects to nothing yet.
+   * Validates the Configs' selectors, creates the metrics and, without `connection`, opens
+   * a Redis connection. Informers and BullMQ workers start only in {@link start}.
    *
    * @throws DestinationFilterError when a Config contains an invalid label selector.
    */
@@ -119,10 +126,12 @@ export class ReconcileWorker {
 
     this.ownedConnection =
       options.connection === undefined
-        ? createRedisConnection(options.redisUrl ?? DEFAULT_REDIS_URL, { lazyConnect: true })
+        ? // Not lazyConnect: BullMQ 6.7 keeps the rejected promise of a lazy connection that
+          // failed its first connect, and never recovers when Redis comes back.
+          createRedisConnection(options.redisUrl ?? DEFAULT_REDIS_URL)
         : undefined;
     this.connection = options.connection ?? (this.ownedConnection as Redis);
-    this.ownedConnection?.on("error", (error: Error) => this.reportRedisError(error));
+    if (this.ownedConnection) reportRedisOutages(this.ownedConnection, this.logger);
   }
 
   /** Number of ExternalSecrets in the cache. */
@@ -178,7 +187,7 @@ export class ReconcileWorker {
     const base = { connection: this.connection, prefix: this.prefix };
 
     this.patchQueue = new Queue<PatchRequest>(PATCH_QUEUE, base);
-    this.patchQueue.on("error", (error) => this.logger.error({ err: error }, "patch queue error"));
+    this.patchQueue.on("error", (error) => this.reportQueueError("patch queue", error));
 
     this.patchWorker = new Worker<PatchRequest>(
       PATCH_QUEUE,
@@ -189,9 +198,7 @@ export class ReconcileWorker {
         settings: { backoffStrategy: patchBackoffStrategy },
       },
     );
-    this.patchWorker.on("error", (error) =>
-      this.logger.error({ err: error }, "patch worker error"),
-    );
+    this.patchWorker.on("error", (error) => this.reportQueueError("patch worker", error));
 
     this.rotationWorker = new Worker<RotationEvent>(
       ROTATION_QUEUE,
@@ -205,9 +212,7 @@ export class ReconcileWorker {
       }),
       { ...base, concurrency: this.options.rotationConcurrency ?? DEFAULT_ROTATION_CONCURRENCY },
     );
-    this.rotationWorker.on("error", (error) =>
-      this.logger.error({ err: error }, "rotation worker error"),
-    );
+    this.rotationWorker.on("error", (error) => this.reportQueueError("rotation worker", error));
     this.rotationWorker.on("failed", (job, error) =>
       this.logger.warn({ jobId: job?.id, reason: error.message }, "rotation job failed"),
     );
@@ -256,19 +261,13 @@ export class ReconcileWorker {
     await this.ownedConnection.quit();
   }
 
-  private redisErrorReported = false;
-
-  private reportRedisError(error: Error): void {
-    // ioredis emits an error for every failed reconnect; log the first of each outage.
-    if (this.redisErrorReported) {
-      return;
-    }
-
-    this.redisErrorReported = true;
-    this.logger.warn({ err: error }, "Redis connection failed; ioredis keeps reconnecting");
-    this.ownedConnection?.once("ready", () => {
-      this.redisErrorReported = false;
-      this.logger.info("Redis connection restored");
-    });
+  /**
+   * Logs BullMQ errors at a limited rate: during a Redis outage each queue and worker
+   * reports every failed reconnect.
+   */
+  private reportQueueError(component: string, error: Error): void {
+    const permit = this.queueErrorLimiter.take();
+    if (!permit.allowed) return;
+    this.logger.error({ err: error, component, suppressed: permit.suppressed }, "queue error");
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LogRateLimiter } from "../../gateway/log-rate-limiter.js";
+import { LogRateLimiter } from "../../shared/log-rate-limiter.js";
 
 test("LogRateLimiter allows limit per window", () => {
   const limiter = new LogRateLimiter(2, 1000);

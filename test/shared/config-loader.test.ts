@@ -193,6 +193,60 @@ ${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
     );
   });
 
+  it("lists problems of every entry", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {port: 9001, identifierPathOnPayload: "a|b"}
+    - type: Webhook
+    - type: TCPSocket
+      tcpSocket: {port: -1}
+  destinationsToWatch:
+    - type: Deployment
+    - externalSecret:
+        labelSelectors:
+          matchExpressions: [{key: a, operator: In}]
+`);
+    const paths = problems.map((problem) => problem.slice(0, problem.indexOf(": ")));
+    assert.deepEqual(paths.sort(), [
+      "spec.destinationsToWatch[0].type",
+      "spec.destinationsToWatch[1].externalSecret.labelSelectors.matchExpressions[0].values",
+      "spec.notificationSources[0].tcpSocket.identifierPathOnPayload",
+      "spec.notificationSources[1].type",
+      "spec.notificationSources[2].tcpSocket.port",
+    ]);
+  });
+
+  it("stops an alias bomb", () => {
+    const aliases = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (const [name, previous] of [
+      ["b", "a"],
+      ["c", "b"],
+      ["d", "c"],
+      ["e", "d"],
+      ["f", "e"],
+    ]) {
+      aliases.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(", ")}]`);
+    }
+    const problems = problemsOf(`${aliases.join("\n")}\n`);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0] ?? "", /^\(yaml\): Excessive alias count/);
+  });
+
+  it("lists problems of several files", async () => {
+    await assert.rejects(
+      loadConfigFiles([fixturePath("config-vault.yaml"), "/nonexistent/config.yaml"]),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        const paths = error.problems.map((problem) => problem.path);
+        assert.equal(paths.length, 2);
+        assert.match(paths[0] ?? "", /config-vault\.yaml: spec\.notificationSources\[0\]\.type$/);
+        assert.equal(paths[1], "/nonexistent/config.yaml: (file)");
+        return true;
+      },
+    );
+  });
+
   it("names a missing file", async () => {
     await assert.rejects(loadConfigFile("/nonexistent/config.yaml"), (error: unknown) => {
       assert.ok(error instanceof ConfigUnreadableError);

@@ -23,6 +23,14 @@ describe("rotation patch", () => {
     assert.equal(formatTriggerSource(EVENT), "TCPSocket/tcp-default: app/db-password");
   });
 
+  it("shortens a huge identifier", () => {
+    const identifier = `app/${"x".repeat(300_000)}`;
+    const text = formatTriggerSource({ ...EVENT, identifier });
+    assert.ok(text.length < 1000, `trigger source of ${text.length} characters`);
+    assert.ok(text.startsWith(`TCPSocket/tcp-default: app/xxx`));
+    assert.ok(text.endsWith("... (300004 characters)"));
+  });
+
   it("sets both annotations only", () => {
     assert.deepEqual(buildRotationPatch(EVENT, "2026-12-04T16:20:01.123456789Z"), {
       metadata: {

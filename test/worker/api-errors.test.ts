@@ -111,6 +111,7 @@ describe("classifyApiError details", () => {
     );
     const timeout = new DOMException("The operation was aborted due to timeout", "TimeoutError");
     assert.equal(classifyApiError(timeout, NOW).kind, ApiFailureKind.Retryable);
+    assert.match(classifyApiError(timeout, NOW).description, /^request timed out/);
   });
 
   it("watch errors use statusCode", () => {

@@ -98,7 +98,7 @@ describe("annotation patch requests", () => {
     const warning = harness.memory.entries.find(
       (entry) => entry.msg === "patch failed; retrying with backoff",
     );
-    assert.match(String(warning?.reason), /^network error: /);
+    assert.match(String(warning?.reason), /^request timed out: /);
   });
 
   it("fails after the last attempt", async () => {
