@@ -47,6 +47,7 @@ export class TcpConnection {
   private readonly warnings = new LogRateLimiter(WARNINGS_PER_WINDOW, WARNING_WINDOW_MS);
   private readonly totals: ConnectionTotals = { documents: 0, identifiers: 0, rejected: 0 };
   private paused = false;
+  private closing = false;
   private graceTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -75,6 +76,13 @@ export class TcpConnection {
    * already sent until it closes its side, or destroys the socket after `graceMs`.
    */
   end(graceMs: number): Promise<void> {
+    // Reading resumes even under back-pressure, so what the sender already wrote into the
+    // kernel buffers is read and handed on instead of dropped with the socket.
+    this.closing = true;
+    if (this.paused && !this.socket.destroyed) {
+      this.paused = false;
+      this.socket.resume();
+    }
     if (!this.socket.destroyed) {
       this.socket.end();
       this.graceTimer ??= setTimeout(() => this.socket.destroy(), graceMs);
@@ -137,7 +145,7 @@ export class TcpConnection {
   }
 
   private applyBackPressure(): void {
-    if (this.paused || !this.context.enqueuer.saturated) return;
+    if (this.closing || this.paused || !this.context.enqueuer.saturated) return;
 
     this.paused = true;
     this.socket.pause();

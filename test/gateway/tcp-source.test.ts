@@ -66,6 +66,29 @@ describe("TcpSource back-pressure", () => {
     const expected = Array.from({ length: total }, (_, i) => `bulk/${i}`);
     assert.deepEqual(queue.identifiers, expected);
   });
+
+  test("close() reads what paused senders wrote", async () => {
+    const queue = new FakeQueue();
+    queue.hold();
+    const { source, enqueuer, port } = await startSource(queue, {
+      highWaterMark: 50,
+      maxBatchSize: 10,
+    });
+    const total = 2000;
+
+    const socket = await connectTo(port);
+    socket.on("error", () => undefined);
+    void write(socket, documents(total)).catch(() => undefined);
+    await sleep(200);
+    assert.ok(enqueuer.backlog < total, `backlog ${enqueuer.backlog}: reading never paused`);
+
+    const closed = source.close();
+    socket.end();
+    await closed;
+    assert.equal(enqueuer.backlog, total, "every document written before close was read");
+    queue.release();
+    await enqueuer.close();
+  });
 });
 
 describe("TcpSource connections", () => {
