@@ -8,7 +8,7 @@ export const FrameRejection = {
 } as const;
 export type FrameRejection = (typeof FrameRejection)[keyof typeof FrameRejection];
 
-/** One JSON document read from the stream, or one rejected document or line. */
+/** One JSON document read from the stream, or one rejected document or stretch of text. */
 export type Frame =
   | {
       readonly kind: "document";
@@ -20,7 +20,7 @@ export type Frame =
   | {
       readonly kind: "rejected";
       readonly reason: FrameRejection;
-      /** Byte offset in the stream where the rejected document or line starts. */
+      /** Byte offset in the stream where the rejected document or text starts. */
       readonly offset: number;
       /** Explanation that is safe to log: it quotes at most one byte of the payload. */
       readonly detail: string;
@@ -51,8 +51,10 @@ export const DEFAULT_MAX_DEPTH = 1000;
  * even inside a multi-byte character.
  *
  * Syntax errors reject the open document as `invalid_json`, and framing resumes at the next
- * line (see `JsonSyntaxScanner`). Text between documents that does not start with `{` or
- * `[`, such as `not json` or a bare `42`, is rejected once per line.
+ * newline, `{` or `[` (see `JsonSyntaxScanner`). Text between documents that does not start
+ * with `{` or `[`, such as `not json`, a bare `42` or a stray `,`, is skipped up to the next
+ * newline, `{` or `[` and rejected once, with its length in bytes. Whitespace, the RFC 7464
+ * record separator 0x1E and a UTF-8 byte order mark between documents are skipped silently.
  *
  * `push()` keeps references to parts of the chunks of an unfinished document, so callers
  * must not reuse a chunk's memory afterwards. `net.Socket` hands out a new Buffer per read.
@@ -104,6 +106,12 @@ export class JsonFramer {
       const event = scanner.scan(chunk, from);
       if (event === ScanEvent.ChunkEnd) break;
 
+      if (event === ScanEvent.SkippedText) {
+        frames.push(this.rejectSkippedText(this.streamOffset + scanner.index));
+        // The newline, `{` or `[` that ended the text is scanned next.
+        from = scanner.index;
+        continue;
+      }
       if (event === ScanEvent.DocumentStart) {
         this.startDocument(scanner.index);
       } else if (event === ScanEvent.DocumentEnd) {
@@ -128,6 +136,7 @@ export class JsonFramer {
    */
   end(): Frame[] {
     const frames: Frame[] = [];
+    if (this.scanner.inSkippedText) frames.push(this.rejectSkippedText(this.streamOffset));
     if (this.scanner.inDocument) {
       frames.push(
         this.oversize
@@ -182,13 +191,6 @@ export class JsonFramer {
   private rejectSyntax(index: number, byte: number): Frame {
     const scanner = this.scanner;
     const at = this.streamOffset + index;
-    if (!scanner.errorInDocument) {
-      this.documentOffset = at;
-      return this.reject(
-        FrameRejection.InvalidJson,
-        `${describeByte(byte)} at byte ${at} does not start a JSON object or array`,
-      );
-    }
     const byteLength = this.earlierBytes + index - this.documentStart;
     if (this.oversize || byteLength > this.maxMessageBytes) return this.rejectOversize(byteLength);
     return this.reject(
@@ -196,6 +198,24 @@ export class JsonFramer {
       `unexpected ${describeByte(byte)} at byte ${at} in the document at byte ` +
         `${this.documentOffset}; expected ${scanner.expected}`,
     );
+  }
+
+  /**
+   * Rejects the text between documents that the scanner skipped up to stream offset `end`.
+   * The detail gives its length but none of its bytes, because it can be any payload.
+   */
+  private rejectSkippedText(end: number): Frame {
+    const offset = end - this.scanner.skippedLength;
+    const count = this.scanner.skippedBytes;
+    const bytes = count === 1 ? "1 byte" : `${count} bytes`;
+    return {
+      kind: "rejected",
+      reason: FrameRejection.InvalidJson,
+      offset,
+      detail:
+        `skipped ${bytes} of invalid JSON at byte ${offset}; ` +
+        `expected '{' or '[' to start a JSON document`,
+    };
   }
 
   /** Keeps the open document's bytes of this chunk, or drops them once it is oversize. */

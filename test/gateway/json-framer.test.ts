@@ -227,6 +227,83 @@ const FRAMING_CASES: FramingCase[] = [
     options: { maxDepth: 3 },
     expected: [doc([[[1]]], 0, 7), invalid(8), doc({ ok: 1 }, 18, 8)],
   },
+  {
+    name: "deep nesting, then same-line document",
+    input: '[[[[1]]]]{"ok":1}[[[[["]"]]]]]{"ok":2}',
+    options: { maxDepth: 3 },
+    expected: [invalid(0), doc({ ok: 1 }, 9, 8), invalid(17), doc({ ok: 2 }, 30, 8)],
+  },
+  {
+    name: "stray byte between documents",
+    input: '{"a":1}x{"b":2}',
+    expected: [doc({ a: 1 }, 0, 7), invalid(7), doc({ b: 2 }, 8, 7)],
+  },
+  {
+    name: "garbage run between documents",
+    input: '{"a":1} , junk ,\t{"b":2}',
+    expected: [doc({ a: 1 }, 0, 7), invalid(8), doc({ b: 2 }, 17, 7)],
+  },
+  {
+    name: "garbage before an array",
+    input: "junk[1]junk\n[2]",
+    expected: [invalid(0), doc([1], 4, 3), invalid(7), doc([2], 12, 3)],
+  },
+  {
+    name: "garbage at stream end",
+    input: '{"a":1} tail ',
+    expected: [doc({ a: 1 }, 0, 7), invalid(8)],
+  },
+  {
+    name: "NUL bytes between documents",
+    input: '{"a":1}\0\0\0{"b":2}\n\0\n{"c":3}',
+    expected: [
+      doc({ a: 1 }, 0, 7),
+      invalid(7),
+      doc({ b: 2 }, 10, 7),
+      invalid(18),
+      doc({ c: 3 }, 20, 7),
+    ],
+  },
+  {
+    name: "byte order mark before a document",
+    input: '\ufeff{"a":1}\ufeff{"b":2}\n\ufeff\ufeff [3]',
+    expected: [doc({ a: 1 }, 3, 7), doc({ b: 2 }, 13, 7), doc([3], 28, 3)],
+  },
+  {
+    name: "RFC 7464 record separators",
+    input: '\x1e{"a":1}\n\x1e{"b":2}\n\x1e\x1e[3]\x1e',
+    expected: [doc({ a: 1 }, 1, 7), doc({ b: 2 }, 10, 7), doc([3], 20, 3)],
+  },
+  {
+    name: "record separator inside a document",
+    input: '{"a":\x1e1}\n{"b":2}',
+    expected: [invalid(0), doc({ b: 2 }, 9, 7)],
+  },
+  {
+    name: "truncated nested document, next line",
+    input: '{"a":{"b":1}\n{"c":2}{"d":3}\n',
+    expected: [invalid(0), doc({ c: 2 }, 13, 7), doc({ d: 3 }, 20, 7)],
+  },
+  {
+    name: "truncated document mid-line",
+    input: '{"a":1{"b":2}',
+    expected: [invalid(0), doc({ b: 2 }, 6, 7)],
+  },
+  {
+    name: "truncated string mid-line",
+    input: '{"a":"cut{"b":2}{"c":3}',
+    expected: [invalid(0), doc({ c: 3 }, 16, 7)],
+  },
+  {
+    name: "corrupt document closed mid-line",
+    input: '{"a":1{"b":2}}{"c":3}',
+    expected: [invalid(0), doc({ b: 2 }, 6, 7), invalid(13), doc({ c: 3 }, 14, 7)],
+  },
+  {
+    name: "error resumes at next document",
+    input: '{"a":x,"b":2}{"c":3}',
+    expected: [invalid(0), doc({ c: 3 }, 13, 7)],
+  },
 ];
 
 describe("JsonFramer framing", () => {
@@ -235,6 +312,106 @@ describe("JsonFramer framing", () => {
       assertFramesInEveryChunking(input, expected, options);
     });
   }
+});
+
+/** A document, or other bytes that the framer rejects once or skips silently. */
+type StreamPart =
+  { readonly document: string } | { readonly text: string | Buffer; readonly rejected: boolean };
+
+/**
+ * Concatenates `parts` into one stream and returns it with the frames expected from it. A
+ * rejected part must not start with whitespace, because its rejection's offset is its first
+ * byte.
+ */
+function buildStream(parts: StreamPart[]): { bytes: Buffer; expected: FrameSummary[] } {
+  const buffers: Buffer[] = [];
+  const expected: FrameSummary[] = [];
+  let offset = 0;
+  for (const part of parts) {
+    const bytes = Buffer.from("document" in part ? part.document : part.text);
+    if ("document" in part) {
+      expected.push(doc(JSON.parse(part.document), offset, bytes.length));
+    } else if (part.rejected) {
+      expected.push(invalid(offset));
+    }
+    buffers.push(bytes);
+    offset += bytes.length;
+  }
+  return { bytes: Buffer.concat(buffers), expected };
+}
+
+/** Returns `{"n":0}`, `{"n":1}` and so on as document parts. */
+function numberedDocuments(count: number): StreamPart[] {
+  return Array.from({ length: count }, (_, n) => ({ document: `{"n":${n}}` }));
+}
+
+/**
+ * Frames the stream of `parts` in every chunking, checks the frames byte-exact and checks the
+ * counts of documents and rejections.
+ */
+function assertStreamInEveryChunking(
+  parts: StreamPart[],
+  documentCount: number,
+  rejectionCount: number,
+): void {
+  const { bytes, expected } = buildStream(parts);
+  const documents = expected.filter((frame) => frame.kind === "document");
+  assert.equal(documents.length, documentCount, "documents in the expected frames");
+  assert.equal(expected.length - documents.length, rejectionCount, "rejections expected");
+  assertFramesInEveryChunking(bytes, expected);
+}
+
+describe("JsonFramer recovery on one line", () => {
+  const documents = numberedDocuments(101);
+  const byteOrderMark = Buffer.from([0xef, 0xbb, 0xbf]);
+
+  test("stray letter after the first document", () => {
+    const parts = [documents[0]!, { text: "x", rejected: true }, ...documents.slice(1)];
+    assertStreamInEveryChunking(parts, 101, 1);
+  });
+
+  test("stray comma after the first document", () => {
+    const parts = [documents[0]!, { text: ",", rejected: true }, ...documents.slice(1)];
+    assertStreamInEveryChunking(parts, 101, 1);
+  });
+
+  test("record separator before each document", () => {
+    const parts = documents.flatMap((part) => [{ text: "\x1e", rejected: false }, part]);
+    assertStreamInEveryChunking(parts, 101, 0);
+  });
+
+  test("first document missing its closing brace", () => {
+    const parts = [{ text: '{"n":0', rejected: true }, ...documents.slice(1)];
+    assertStreamInEveryChunking(parts, 100, 1);
+  });
+
+  test("NUL bytes between documents", () => {
+    const parts = documents.flatMap((part, n) =>
+      n === 0 ? [part] : [{ text: "\0\0\0", rejected: true }, part],
+    );
+    assertStreamInEveryChunking(parts, 101, 100);
+  });
+
+  test("byte order mark at stream start", () => {
+    const parts = [{ text: byteOrderMark, rejected: false }, ...documents];
+    assertStreamInEveryChunking(parts, 101, 0);
+  });
+
+  test("byte order mark before each document", () => {
+    const parts = documents.flatMap((part) => [{ text: byteOrderMark, rejected: false }, part]);
+    assertStreamInEveryChunking(parts, 101, 0);
+  });
+
+  test("partial byte order mark is rejected", () => {
+    const parts = [
+      { text: byteOrderMark.subarray(0, 2), rejected: true },
+      ...documents.slice(0, 50),
+      { text: byteOrderMark.subarray(0, 1), rejected: true },
+      ...documents.slice(50),
+      { text: byteOrderMark.subarray(0, 2), rejected: true },
+    ];
+    assertStreamInEveryChunking(parts, 101, 3);
+  });
 });
 
 describe("JsonFramer fixtures", () => {
@@ -362,7 +539,11 @@ describe("JsonFramer size limit", () => {
 
 describe("JsonFramer rejection details", () => {
   const cases: [name: string, input: string, detail: string][] = [
-    ["garbage line", "not json\n", "'n' at byte 0 does not start a JSON object or array"],
+    [
+      "garbage line",
+      "not json\n",
+      "skipped 8 bytes of invalid JSON at byte 0; expected '{' or '[' to start a JSON document",
+    ],
     [
       "unexpected byte",
       '{"a":1]\n',
@@ -391,6 +572,56 @@ describe("JsonFramer rejection details", () => {
       );
     });
   }
+
+  const skippedCases: [name: string, input: string | Buffer, detail: string][] = [
+    [
+      "stray byte between documents",
+      '{"a":1}x{"b":2}',
+      "skipped 1 byte of invalid JSON at byte 7; expected '{' or '[' to start a JSON document",
+    ],
+    [
+      "garbage line then document",
+      'not json at all\r\n{"a":1}\n',
+      "skipped 15 bytes of invalid JSON at byte 0; expected '{' or '[' to start a JSON document",
+    ],
+    [
+      "garbage at stream end",
+      '{"a":1} tail \t',
+      "skipped 4 bytes of invalid JSON at byte 8; expected '{' or '[' to start a JSON document",
+    ],
+    [
+      "partial byte order mark",
+      Buffer.from([0xef, 0xbb, 0x7b, 0x7d]),
+      "skipped 2 bytes of invalid JSON at byte 0; expected '{' or '[' to start a JSON document",
+    ],
+  ];
+  for (const [name, input, detail] of skippedCases) {
+    test(`skipped text: ${name}`, () => {
+      const bytes = Buffer.from(input);
+      for (const [chunking, chunks] of chunkings(bytes)) {
+        const rejections = frameChunks(chunks).filter((frame) => frame.kind === "rejected");
+        assert.deepEqual(
+          rejections.map((frame) => frame.detail),
+          [detail],
+          chunking,
+        );
+      }
+    });
+  }
+
+  test("skipped text is not quoted", () => {
+    const input = '{"a":1}password=hunter2{"b":2}\npassword=hunter2';
+    const rejections = frameChunks([Buffer.from(input)]).filter(
+      (frame) => frame.kind === "rejected",
+    );
+    assert.equal(rejections.length, 2);
+    for (const frame of rejections) {
+      assert.ok(
+        frame.kind === "rejected" && !frame.detail.includes("hunter2"),
+        JSON.stringify(frame),
+      );
+    }
+  });
 
   test("details never quote the payload", () => {
     const input = 'password=hunter2\n{"password":"hunter2","n":01}\n{"password":"hunter2",x}\n';
@@ -453,6 +684,38 @@ describe("JsonFramer generated streams", () => {
           values,
           `round ${round}, ${name}`,
         );
+      }
+    }
+  });
+
+  test("documents survive random garbage", () => {
+    const random = seededRandom(1464);
+    // Each separator is either skipped silently or rejected once. None contains a newline,
+    // '{' or '[', which would end a stretch of garbage early.
+    const separators: [text: string | Buffer, rejected: boolean][] = [
+      ["", false],
+      ["\r\n", false],
+      ["\x1e", false],
+      [Buffer.from([0xef, 0xbb, 0xbf]), false],
+      ["x", true],
+      [",", true],
+      ["\0\0", true],
+      ["} ]", true],
+      ['"text" 42 \t', true],
+      [Buffer.from([0xef, 0xbb]), true],
+      [Buffer.from([0xff, 0xfe, 0x1e]), true],
+    ];
+    for (let round = 0; round < 40; round++) {
+      const parts: StreamPart[] = [];
+      for (let i = 0; i < 6; i++) {
+        const [text, rejected] = separators[Math.floor(random() * separators.length)]!;
+        parts.push({ text, rejected });
+        const value = random() < 0.5 ? [randomValue(random, 1)] : { key: randomValue(random, 1) };
+        parts.push({ document: JSON.stringify(value) });
+      }
+      const { bytes, expected } = buildStream(parts);
+      for (const [name, chunks] of chunkings(bytes)) {
+        assert.deepEqual(frameChunks(chunks).map(summarize), expected, `round ${round}, ${name}`);
       }
     }
   });
