@@ -1,4 +1,5 @@
 import { pino, type Logger } from "pino";
+import { StdoutDestination } from "./log-destination.js";
 
 export type { Logger } from "pino";
 
@@ -15,21 +16,24 @@ export interface LoggerOptions {
  * wherever they appear in a logged object.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
-    name: options.name,
-    level: options.level ?? process.env.LOG_LEVEL ?? "info",
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    redact: {
-      paths: [
-        "req.headers.authorization",
-        "headers.authorization",
-        "*.token",
-        "*.password",
-        "token",
-        "password",
-      ],
-      censor: "[redacted]",
+  return pino(
+    {
+      name: options.name,
+      level: options.level ?? process.env.LOG_LEVEL ?? "info",
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          "headers.authorization",
+          "*.token",
+          "*.password",
+          "token",
+          "password",
+        ],
+        censor: "[redacted]",
+      },
     },
-  });
+    new StdoutDestination(),
+  );
 }
