@@ -1,48 +1,64 @@
 import type { IdentifierPath } from "../shared/identifier-path.js";
 import { MessageResult } from "../shared/metrics.js";
+import { checkIdentifier, type IdentifierRejection } from "./identifier-rules.js";
 
 /** Identifiers read from one document, or why it has none. */
 export type IdentifierExtraction =
   | {
       readonly kind: "accepted";
-      /** Non-empty strings in path order, without duplicates. */
+      /** Identifiers that passed `checkIdentifier`, in path order, without duplicates. */
       readonly identifiers: readonly string[];
-      /** Selected values that were not non-empty strings and were skipped. */
+      /** Selected values that were not strings and were skipped. */
       readonly skippedValues: number;
+      /** Reasons of the selected strings that failed `checkIdentifier`. */
+      readonly rejectedIdentifiers: readonly IdentifierRejection[];
     }
   | {
       readonly kind: "rejected";
-      readonly reason: typeof MessageResult.MissingIdentifier | typeof MessageResult.NotString;
+      readonly reason:
+        | typeof MessageResult.MissingIdentifier
+        | typeof MessageResult.NotString
+        | typeof MessageResult.RejectedIdentifier;
       /** JSON type of the first selected value, such as `number`; absent when nothing was selected. */
       readonly valueType?: string;
+      /** Reasons of the selected strings that failed `checkIdentifier`. */
+      readonly rejectedIdentifiers: readonly IdentifierRejection[];
     };
 
 /**
  * Evaluates the identifier path on a parsed document. A document is accepted when the path
- * selects at least one non-empty string. When a path selects several values (`#.` or
- * `#(…)#`), values that are not non-empty strings are skipped.
+ * selects at least one string that passes `checkIdentifier`. When a path selects several
+ * values (`#.` or `#(…)#`), the other values are skipped and counted.
  */
 export function extractIdentifiers(path: IdentifierPath, document: unknown): IdentifierExtraction {
   const result = path.evaluate(document);
   if (result.kind === "missing") {
-    return { kind: "rejected", reason: MessageResult.MissingIdentifier };
+    return { kind: "rejected", reason: MessageResult.MissingIdentifier, rejectedIdentifiers: [] };
   }
 
   const identifiers = new Set<string>();
+  const rejectedIdentifiers: IdentifierRejection[] = [];
   let skippedValues = 0;
   for (const value of result.values) {
-    if (typeof value === "string" && value.length > 0) identifiers.add(value);
-    else skippedValues += 1;
+    if (typeof value !== "string") {
+      skippedValues += 1;
+      continue;
+    }
+    const rejection = checkIdentifier(value);
+    if (rejection === undefined) identifiers.add(value);
+    else rejectedIdentifiers.push(rejection);
   }
 
-  if (identifiers.size === 0) {
-    return {
-      kind: "rejected",
-      reason: MessageResult.NotString,
-      valueType: describeJsonType(result.values[0]),
-    };
+  if (identifiers.size > 0) {
+    return { kind: "accepted", identifiers: [...identifiers], skippedValues, rejectedIdentifiers };
   }
-  return { kind: "accepted", identifiers: [...identifiers], skippedValues };
+  return {
+    kind: "rejected",
+    reason:
+      rejectedIdentifiers.length > 0 ? MessageResult.RejectedIdentifier : MessageResult.NotString,
+    valueType: describeJsonType(result.values[0]),
+    rejectedIdentifiers,
+  };
 }
 
 /** Names the JSON type of a parsed value for logs, without quoting the value. */

@@ -30,7 +30,7 @@ export type EnqueuerSettings = Omit<RotationEnqueuerOptions, "queue" | "logger" 
 
 /** Options of a `Gateway`. */
 export interface GatewayOptions {
-  /** Loaded Configs; the gateway listens on every TCPSocket source of each. */
+  /** Loaded Configs; the gateway listens on every TCPSocket and HashicorpVault source of each. */
   readonly configs: readonly ReloaderConfig[];
   /** Redis connection for BullMQ, owned and closed by the caller. Takes precedence over `redisUrl`. */
   readonly connection?: Redis;
@@ -47,6 +47,8 @@ export interface GatewayOptions {
   readonly connectionCloseGraceMs?: number;
   /** Maximum simultaneous connections per source. Default 1024. */
   readonly maxConnectionsPerSource?: number;
+  /** Idle time before a connection is closed, in ms; 0 turns it off. Default: see `TcpSource`. */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Address of one listening source. */
@@ -58,7 +60,7 @@ export interface SourceAddress {
 }
 
 /**
- * The gateway tier: listens on every TCPSocket source of the loaded Configs and adds one
+ * The gateway tier: listens on every TCP source of the loaded Configs and adds one
  * rotation job per identifier read to the `rotation-events` queue.
  */
 export class Gateway {
@@ -201,6 +203,7 @@ export class Gateway {
           logger,
           connectionCloseGraceMs: this.options.connectionCloseGraceMs,
           maxConnections: this.options.maxConnectionsPerSource,
+          idleTimeoutMs: this.options.idleTimeoutMs,
         });
         sources.push({ configName: config.name, index: source.index, source: tcpSource });
       }

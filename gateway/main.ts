@@ -24,8 +24,8 @@ const FLAGS: readonly FlagSpec[] = COMMON_FLAGS.map((flag) =>
 
 const USAGE = `Usage: npm run gateway -- --config FILE [options]
 
-Listens on every TCPSocket source of the Configs and queues one rotation event in Redis
-for each secret identifier read.`;
+Listens on every TCPSocket and HashicorpVault source of the Configs and queues one
+rotation event in Redis for each secret identifier read.`;
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2), FLAGS);

@@ -1,28 +1,50 @@
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
-import type { TcpSocketSource } from "../shared/config-schema.js";
-import type { IdentifierPath } from "../shared/identifier-path.js";
+import type { NotificationSource } from "../shared/config-schema.js";
 import type { Logger } from "../shared/logger.js";
 import { MessageResult } from "../shared/metrics.js";
-import { extractIdentifiers } from "./document-identifiers.js";
-import { JsonFramer, type Frame } from "./json-framer.js";
+import type { IdentifierExtraction } from "./document-identifiers.js";
+import type { IdentifierRejection } from "./identifier-rules.js";
+import type { Frame } from "./json-framer.js";
+import type { DocumentFramer } from "./line-prefix.js";
 import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
+
+/** Idle time before the first TCP keepalive probe, in ms. */
+const KEEPALIVE_INITIAL_DELAY_MS = 60_000;
 
 /** Rejection warnings logged per connection in each window; the rest are counted. */
 const WARNINGS_PER_WINDOW = 10;
 const WARNING_WINDOW_MS = 10_000;
 
+/**
+ * Identifiers read from one document, or why it has none. A document is `ignored` when it
+ * is valid but carries no rotation, such as a Vault audit entry of a read.
+ */
+export type SourceExtraction =
+  IdentifierExtraction | { readonly kind: "ignored"; readonly reason: string };
+
 /** Settings, metrics and logger shared by every connection of one TCP source. */
 export interface SourceContext {
   readonly configName: string;
-  readonly source: TcpSocketSource;
-  readonly identifierPath: IdentifierPath;
+  readonly source: NotificationSource;
+  /** Reads the identifiers of one parsed document by the rules of the source type. */
+  readonly extract: (document: unknown) => SourceExtraction;
+  /** Creates the framer of one connection. */
+  readonly createFramer: () => DocumentFramer;
+  /** Settings that explain a rejection in logs, such as the identifier path. */
+  readonly extractionSettings: Readonly<Record<string, unknown>>;
   readonly enqueuer: RotationEnqueuer;
   /** `reloader_gateway_messages_total` bound to this source, by result. */
   readonly messages: Record<MessageResult, { inc(): void }>;
   /** `reloader_gateway_open_connections` bound to this source. */
   readonly openConnections: { inc(): void; dec(): void };
+  /** `reloader_gateway_rejected_identifiers_total` bound to this source, by reason. */
+  readonly rejectedIdentifiers: Record<IdentifierRejection, { inc(): void }>;
+  /** `reloader_gateway_connections_closed_total{reason="idle_timeout"}` of this source. */
+  readonly idleTimeouts: { inc(): void };
+  /** Time a connection may stay silent before the gateway closes it, in ms; 0 turns it off. */
+  readonly idleTimeoutMs: number;
   readonly logger: Logger;
 }
 
@@ -43,7 +65,7 @@ export class TcpConnection {
   readonly closed: Promise<void>;
 
   private readonly logger: Logger;
-  private readonly framer: JsonFramer;
+  private readonly framer: DocumentFramer;
   private readonly warnings = new LogRateLimiter(WARNINGS_PER_WINDOW, WARNING_WINDOW_MS);
   private readonly totals: ConnectionTotals = { documents: 0, identifiers: 0, rejected: 0 };
   private paused = false;
@@ -56,13 +78,18 @@ export class TcpConnection {
   ) {
     const remoteAddress = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
     this.logger = context.logger.child({ connectionId: this.id, remoteAddress });
-    this.framer = new JsonFramer({ maxMessageBytes: context.source.maxMessageBytes });
+    this.framer = context.createFramer();
 
     context.openConnections.inc();
     this.logger.debug("connection opened");
 
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (error: NodeJS.ErrnoException) => this.onError(error));
+    // Keepalive finds peers that vanished without a FIN, such as a crashed host.
+    socket.setKeepAlive(true, KEEPALIVE_INITIAL_DELAY_MS);
+    if (context.idleTimeoutMs > 0) {
+      socket.setTimeout(context.idleTimeoutMs, () => this.onIdle());
+    }
     this.closed = new Promise((resolve) => {
       socket.once("close", () => {
         this.onClose();
@@ -103,7 +130,17 @@ export class TcpConnection {
       return;
     }
 
-    const extraction = extractIdentifiers(this.context.identifierPath, frame.value);
+    const extraction = this.context.extract(frame.value);
+    if (extraction.kind !== "ignored") {
+      for (const reason of extraction.rejectedIdentifiers) {
+        this.context.rejectedIdentifiers[reason].inc();
+      }
+    }
+    if (extraction.kind === "ignored") {
+      this.context.messages[MessageResult.Ignored].inc();
+      this.logger.debug({ offset: frame.offset, reason: extraction.reason }, "document ignored");
+      return;
+    }
     if (extraction.kind === "rejected") {
       this.reject(extraction.reason, { offset: frame.offset, valueType: extraction.valueType });
       return;
@@ -136,7 +173,7 @@ export class TcpConnection {
     this.logger.warn(
       {
         reason,
-        identifierPath: this.context.identifierPath.source,
+        ...this.context.extractionSettings,
         suppressedWarnings: permit.suppressed,
         ...fields,
       },
@@ -157,6 +194,17 @@ export class TcpConnection {
       this.paused = false;
       if (!this.socket.destroyed) this.socket.resume();
     });
+  }
+
+  /**
+   * Closes a connection that sent nothing for `idleTimeoutMs`, so idle or half-open senders
+   * cannot hold every connection slot. A paused socket is not idle: the gateway stopped it.
+   */
+  private onIdle(): void {
+    if (this.paused || this.socket.destroyed) return;
+    this.context.idleTimeouts.inc();
+    this.logger.info({ idleTimeoutMs: this.context.idleTimeoutMs }, "closing idle connection");
+    this.socket.destroy();
   }
 
   private onError(error: NodeJS.ErrnoException): void {

@@ -1,11 +1,12 @@
 import { createServer, type Server, type Socket } from "node:net";
-import type { TcpSocketSource } from "../shared/config-schema.js";
-import { compileIdentifierPath } from "../shared/identifier-path.js";
+import { SourceType, type NotificationSource } from "../shared/config-schema.js";
 import type { Logger } from "../shared/logger.js";
 import { MessageResult, type GatewayMetrics } from "../shared/metrics.js";
 import { formatAddress, ListenError } from "./listen-error.js";
 import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
+import { IdentifierRejection } from "./identifier-rules.js";
+import { createSourceReader } from "./source-extraction.js";
 import { TcpConnection, type SourceContext } from "./tcp-connection.js";
 
 /** Time in ms that `close()` waits for senders to close their side when unset. */
@@ -14,11 +15,23 @@ export const DEFAULT_CONNECTION_CLOSE_GRACE_MS = 2000;
 /** Simultaneous connections per source when unset; each may buffer up to `maxMessageBytes`. */
 export const DEFAULT_MAX_CONNECTIONS = 1024;
 
+/** Idle time after which a TCPSocket source closes a connection, in ms. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+
+/**
+ * Vault keeps one audit connection open and idle between requests. When the gateway closes
+ * it, Vault's next write can land on the closed socket and be lost, so Vault sources keep
+ * idle connections (TCP keepalive still detects dead peers).
+ */
+function defaultIdleTimeoutMs(source: NotificationSource): number {
+  return source.type === SourceType.HashicorpVault ? 0 : DEFAULT_IDLE_TIMEOUT_MS;
+}
+
 /** Options of a `TcpSource`. */
 export interface TcpSourceOptions {
   /** `metadata.name` of the Config that declares the source. */
   readonly configName: string;
-  readonly source: TcpSocketSource;
+  readonly source: NotificationSource;
   readonly enqueuer: RotationEnqueuer;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
@@ -32,6 +45,12 @@ export interface TcpSourceOptions {
    * Default `DEFAULT_MAX_CONNECTIONS` (1024).
    */
   readonly maxConnections?: number;
+  /**
+   * Time a connection may send nothing before the gateway closes it, in ms; 0 turns the
+   * timeout off. Default `DEFAULT_IDLE_TIMEOUT_MS` (300000, five minutes) for TCPSocket
+   * sources and off for HashicorpVault sources.
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 /** Host and port that a started source listens on. */
@@ -41,8 +60,9 @@ export interface BoundAddress {
 }
 
 /**
- * One TCPSocket notification source: a `net.Server` on the source's host and port whose
- * connections each carry a stream of JSON documents.
+ * One TCPSocket or HashicorpVault notification source: a `net.Server` on the source's host
+ * and port whose connections each carry a stream of JSON documents. The source type decides
+ * how identifiers are read from each document (see `createSourceReader`).
  */
 export class TcpSource {
   private readonly server: Server;
@@ -50,6 +70,7 @@ export class TcpSource {
   private readonly connections = new Set<TcpConnection>();
   private readonly graceMs: number;
   private readonly dropWarnings = new LogRateLimiter(1, 10_000);
+  private readonly droppedConnections: { inc(): void };
   private listening = false;
   private closePromise: Promise<void> | undefined;
 
@@ -64,15 +85,29 @@ export class TcpSource {
       ]),
     ) as SourceContext["messages"];
 
+    const rejectedIdentifiers = Object.fromEntries(
+      Object.values(IdentifierRejection).map((reason) => [
+        reason,
+        metrics.rejectedIdentifiers.labels({ ...labels, reason }),
+      ]),
+    ) as SourceContext["rejectedIdentifiers"];
+
     this.context = {
       configName,
       source,
-      identifierPath: compileIdentifierPath(source.identifierPathOnPayload),
+      ...createSourceReader(source, options.logger),
       enqueuer: options.enqueuer,
       messages,
       openConnections: metrics.openConnections.labels(labels),
+      rejectedIdentifiers,
+      idleTimeouts: metrics.connectionsClosed.labels({ ...labels, reason: "idle_timeout" }),
+      idleTimeoutMs: options.idleTimeoutMs ?? defaultIdleTimeoutMs(source),
       logger: options.logger,
     };
+    this.droppedConnections = metrics.connectionsClosed.labels({
+      ...labels,
+      reason: "max_connections",
+    });
     this.graceMs = options.connectionCloseGraceMs ?? DEFAULT_CONNECTION_CLOSE_GRACE_MS;
 
     this.server = createServer((socket) => this.accept(socket));
@@ -108,7 +143,8 @@ export class TcpSource {
         this.options.logger.info(
           {
             address: formatAddress(bound.host, bound.port),
-            identifierPath: this.context.identifierPath.source,
+            sourceType: this.options.source.type,
+            ...this.context.extractionSettings,
           },
           "listening for JSON documents",
         );
@@ -169,6 +205,7 @@ export class TcpSource {
   }
 
   private warnDropped(remoteAddress: string | undefined): void {
+    this.droppedConnections.inc();
     const permit = this.dropWarnings.take();
     if (!permit.allowed) return;
     this.options.logger.warn(

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TCP_HOST,
   DEFAULT_TCP_PORT,
+  DEFAULT_VAULT_OPERATIONS,
   DestinationType,
   SUPPORTED_DESTINATION_TYPES,
   SUPPORTED_SOURCE_TYPES,
@@ -204,6 +205,33 @@ function toSource(
     }
   }
 
+  if (type === SourceType.HashicorpVault) return toVaultSource(source, index);
+  return toTcpSocketSource(source, index, problems);
+}
+
+function toVaultSource(
+  source: ConfigDocument["spec"]["notificationSources"][number],
+  index: number,
+): NotificationSource {
+  const settings = source.hashicorpVault ?? {};
+  return Object.freeze({
+    type: SourceType.HashicorpVault,
+    index,
+    host: settings.host ?? DEFAULT_TCP_HOST,
+    port: settings.port ?? DEFAULT_TCP_PORT,
+    ...(settings.prefix === undefined ? {} : { prefix: settings.prefix }),
+    operations: Object.freeze([...(settings.operations ?? DEFAULT_VAULT_OPERATIONS)]),
+    includeNamespace: settings.includeNamespace ?? false,
+    maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+  });
+}
+
+function toTcpSocketSource(
+  source: ConfigDocument["spec"]["notificationSources"][number],
+  index: number,
+  problems: ConfigProblem[],
+): NotificationSource | undefined {
+  const path = `spec.notificationSources[${index}]`;
   const settings = source.tcpSocket ?? {};
   const identifierPathOnPayload = settings.identifierPathOnPayload ?? DEFAULT_IDENTIFIER_PATH;
   try {
@@ -316,7 +344,7 @@ function crossConfigProblems(configs: readonly ReloaderConfig[]): ConfigProblem[
       const previous = listeners.find((listener) => addressesCollide(listener.source, source));
       if (previous !== undefined) {
         problems.push({
-          path: `${owner}.tcpSocket.port`,
+          path: `${owner}.${SOURCE_FIELDS[source.type]}.port`,
           message:
             `listen address ${source.host}:${source.port} collides with ` +
             `${previous.source.host}:${previous.source.port} of ${previous.owner}; pick another port`,

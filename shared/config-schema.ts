@@ -21,6 +21,9 @@ export const DEFAULT_IDENTIFIER_PATH = "0.data.ObjectName";
 /** Largest JSON document a TCP source accepts, in bytes, when `maxMessageBytes` is absent. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
+/** Vault audit operations that count as secret writes when `operations` is absent. */
+export const DEFAULT_VAULT_OPERATIONS: readonly string[] = ["create", "update", "patch"];
+
 /** Source types the original Reloader defines, and the subset this gateway serves. */
 export const SourceType = {
   TCPSocket: "TCPSocket",
@@ -34,9 +37,12 @@ export const SourceType = {
 } as const;
 export type SourceType = (typeof SourceType)[keyof typeof SourceType];
 
-// TODO: HashicorpVault and Webhook sources are described in the schema but not served yet,
-// so a Config that uses them is rejected at load time.
-export const SUPPORTED_SOURCE_TYPES: readonly SourceType[] = [SourceType.TCPSocket];
+// TODO: Webhook and the cloud sources are described in the schema but not served yet, so a
+// Config that uses them is rejected at load time.
+export const SUPPORTED_SOURCE_TYPES: readonly SourceType[] = [
+  SourceType.TCPSocket,
+  SourceType.HashicorpVault,
+];
 
 export const DestinationType = {
   ExternalSecret: "ExternalSecret",
@@ -59,6 +65,26 @@ export const TcpSocketSchema = Type.Object(
     port: Type.Optional(Port),
     identifierPathOnPayload: Type.Optional(Type.String({ minLength: 1 })),
     /** Largest accepted document in bytes; an extension of this gateway. */
+    maxMessageBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 64 * 1024 * 1024 })),
+  },
+  strict,
+);
+
+/**
+ * Settings of a HashicorpVault source: a TCP listener for the entries of a Vault or OpenBao
+ * socket audit device. Every field except `host` and `port` is an extension of this gateway.
+ */
+export const HashicorpVaultSchema = Type.Object(
+  {
+    host: Type.Optional(Type.String({ minLength: 1 })),
+    port: Type.Optional(Port),
+    /** Text that the audit device writes before each entry (its `prefix` option). */
+    prefix: Type.Optional(Type.String({ minLength: 1, pattern: "^[^\\r\\n]+$" })),
+    /** Request operations that count as secret writes. */
+    operations: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1 })),
+    /** Whether the identifier starts with the Vault Enterprise namespace path. */
+    includeNamespace: Type.Optional(Type.Boolean()),
+    /** Largest accepted audit entry in bytes. */
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 64 * 1024 * 1024 })),
   },
   strict,
@@ -99,7 +125,7 @@ export const NotificationSourceSchema = Type.Object(
   {
     type: Type.String({ minLength: 1 }),
     tcpSocket: Type.Optional(TcpSocketSchema),
-    hashicorpVault: Type.Optional(Type.Unknown()),
+    hashicorpVault: Type.Optional(HashicorpVaultSchema),
     webhook: Type.Optional(Type.Unknown()),
     awsSqs: Type.Optional(Type.Unknown()),
     azureEventGrid: Type.Optional(Type.Unknown()),
@@ -159,7 +185,23 @@ export interface TcpSocketSource {
   readonly maxMessageBytes: number;
 }
 
-export type NotificationSource = TcpSocketSource;
+/** A HashicorpVault source after defaults are applied. */
+export interface HashicorpVaultSource {
+  readonly type: typeof SourceType.HashicorpVault;
+  /** Position in `spec.notificationSources`, used in logs and job data. */
+  readonly index: number;
+  readonly host: string;
+  readonly port: number;
+  /** Text removed from the start of each line before parsing; absent when none is set. */
+  readonly prefix?: string;
+  /** Request operations that count as secret writes, such as `update`. */
+  readonly operations: readonly string[];
+  /** Whether the identifier starts with `request.namespace.path`. */
+  readonly includeNamespace: boolean;
+  readonly maxMessageBytes: number;
+}
+
+export type NotificationSource = TcpSocketSource | HashicorpVaultSource;
 
 /** A loaded, validated and defaulted Config; frozen after loading. */
 export interface ReloaderConfig {

@@ -27,10 +27,13 @@ export function createMetricsRegistry(options: MetricsRegistryOptions = {}): Reg
 /** Outcome of one document read by the gateway; the values are the `result` label. */
 export const MessageResult = {
   Accepted: "accepted",
+  /** A valid document that carries no rotation, such as a Vault audit entry of a read. */
+  Ignored: "ignored",
   InvalidJson: "invalid_json",
   MissingIdentifier: "missing_identifier",
   NotString: "not_string",
   Oversize: "oversize",
+  RejectedIdentifier: "rejected_identifier",
 } as const;
 export type MessageResult = (typeof MessageResult)[keyof typeof MessageResult];
 
@@ -47,6 +50,10 @@ export interface GatewayMetrics {
   readonly openConnections: Gauge<SourceLabels>;
   /** `reloader_gateway_enqueue_latency_seconds`: from reading a document to its job in Redis. */
   readonly enqueueLatency: Histogram<never>;
+  /** `reloader_gateway_rejected_identifiers_total{config, source, reason}`: identifiers refused. */
+  readonly rejectedIdentifiers: Counter<SourceLabels | "reason">;
+  /** `reloader_gateway_connections_closed_total{config, source, reason}`: connections the gateway ended. */
+  readonly connectionsClosed: Counter<SourceLabels | "reason">;
 }
 
 /** Metric names, for tests and dashboards. */
@@ -55,6 +62,8 @@ export const GatewayMetricName = {
   IdentifiersEnqueued: "reloader_gateway_identifiers_enqueued_total",
   OpenConnections: "reloader_gateway_open_connections",
   EnqueueLatency: "reloader_gateway_enqueue_latency_seconds",
+  RejectedIdentifiers: "reloader_gateway_rejected_identifiers_total",
+  ConnectionsClosed: "reloader_gateway_connections_closed_total",
 } as const;
 
 /**
@@ -92,6 +101,22 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
         name: GatewayMetricName.EnqueueLatency,
         help: "Seconds from reading a document to storing its rotation job in Redis.",
         buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers: [registry],
+      });
+    }),
+    rejectedIdentifiers: registered(registry, GatewayMetricName.RejectedIdentifiers, () => {
+      return new Counter({
+        name: GatewayMetricName.RejectedIdentifiers,
+        help: "Identifiers refused before queueing: empty, too_long, control_character or vault_hmac.",
+        labelNames: ["config", "source", "reason"],
+        registers: [registry],
+      });
+    }),
+    connectionsClosed: registered(registry, GatewayMetricName.ConnectionsClosed, () => {
+      return new Counter({
+        name: GatewayMetricName.ConnectionsClosed,
+        help: "Connections the gateway closed itself: max_connections at accept, idle_timeout.",
+        labelNames: ["config", "source", "reason"],
         registers: [registry],
       });
     }),

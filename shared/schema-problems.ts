@@ -40,8 +40,14 @@ function describeExpectation(schema: TSchema, value: unknown): string {
   if ("const" in schema) return `must be ${JSON.stringify(schema.const)}`;
 
   if (schema.type === "string") {
-    return typeof value === "string" ? "must not be empty" : "must be a string";
+    if (typeof value !== "string") return "must be a string";
+    if (value.length > 0 && schema.pattern !== undefined) {
+      return `must match the pattern ${schema.pattern}`;
+    }
+    return "must not be empty";
   }
+
+  if (schema.type === "boolean") return "must be true or false";
 
   if (schema.type === "array") {
     return Array.isArray(value)

@@ -63,7 +63,11 @@ async function runCases(pipeline: Pipeline, cases: readonly Case[]): Promise<Set
   return touched;
 }
 
-function assertAnnotations(pipeline: Pipeline, touched: Set<string>): void {
+function assertAnnotations(
+  pipeline: Pipeline,
+  touched: Set<string>,
+  sourceType = "TCPSocket",
+): void {
   for (const target of ALL_EXTERNAL_SECRETS) {
     const annotations = annotationsOf(pipeline, target);
     if (touched.has(target)) {
@@ -72,7 +76,10 @@ function assertAnnotations(pipeline: Pipeline, touched: Set<string>): void {
         /^\d{4}-\d\d-\d\dT[\d:.]+Z$/,
         target,
       );
-      assert.match(annotations["reloader/trigger-source"] ?? "", /^TCPSocket\//, target);
+      assert.ok(
+        (annotations["reloader/trigger-source"] ?? "").startsWith(`${sourceType}/`),
+        `${target} trigger source: ${annotations["reloader/trigger-source"]}`,
+      );
     } else {
       assert.equal(annotations["reloader/last-rotated"], undefined, `${target} must be untouched`);
       assert.equal(
@@ -147,5 +154,44 @@ describe("pipeline with the selective config", () => {
     ]);
 
     assertAnnotations(pipeline, touched);
+  });
+});
+
+describe("pipeline with the vault config", () => {
+  let pipeline: Pipeline;
+  before(async () => {
+    pipeline = await startPipeline("config-vault.yaml");
+  });
+  after(async () => {
+    const codes = await pipeline.stop();
+    assert.deepEqual(codes, { gateway: 0, worker: 0 }, "both tiers exit 0 on SIGTERM");
+  });
+
+  it("patches the targets of the KV writes", { timeout: 60_000 }, async () => {
+    const touched = await runCases(pipeline, [
+      {
+        input: "vault-audit-stream.ndjson",
+        identifiers: 3,
+        patches: {
+          "payments/db-credentials": 1,
+          "sandbox/db-credentials": 1,
+          "web/all-app-secrets": 2,
+          "payments/stripe": 1,
+        },
+      },
+    ]);
+
+    assertAnnotations(pipeline, touched, "HashicorpVault");
+  });
+
+  it("counts the ignored audit entries", async () => {
+    const metrics = await pipeline.gatewayMetrics();
+    const count = (result: string) =>
+      metricValue(metrics, "reloader_gateway_messages_total", { config: "vault-audit", result });
+
+    assert.equal(count("accepted"), 3);
+    assert.equal(count("ignored"), 4);
+    assert.equal(count("invalid_json"), 0);
+    assert.equal(count("missing_identifier"), 0);
   });
 });

@@ -75,12 +75,23 @@ describe("tier processes", () => {
   });
 
   it("unsupported source type exits 1 naming it", async () => {
-    const { code, stderr } = await runEntry("gateway/main.js", [
-      "--config",
-      fixturePath("config-vault.yaml"),
-    ]);
+    const file = join(directory, "sqs.yaml");
+    await writeFile(
+      file,
+      `apiVersion: reloader.external-secrets.io/v1alpha1
+kind: Config
+metadata:
+  name: sqs
+spec:
+  notificationSources:
+    - type: AwsSqs
+  destinationsToWatch:
+    - externalSecret: {}
+`,
+    );
+    const { code, stderr } = await runEntry("gateway/main.js", ["--config", file]);
     assert.equal(code, 1);
-    assert.match(stderr, /spec\.notificationSources\[0\]\.type: source type "HashicorpVault"/);
+    assert.match(stderr, /spec\.notificationSources\[0\]\.type: source type "AwsSqs"/);
   });
 
   it("worker without credentials exits 1", async () => {

@@ -8,7 +8,10 @@ import { Gateway, type GatewayOptions } from "../../gateway/gateway.js";
 import {
   DEFAULT_IDENTIFIER_PATH,
   DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_VAULT_OPERATIONS,
   SourceType,
+  type HashicorpVaultSource,
+  type NotificationSource,
   type ReloaderConfig,
   type TcpSocketSource,
 } from "../../shared/config-schema.js";
@@ -44,6 +47,8 @@ export interface TestGateway {
 export interface TestGatewaySettings {
   readonly identifierPath?: string;
   readonly maxMessageBytes?: number;
+  /** Source to listen on in place of `testSource(settings)`, such as `testVaultSource()`. */
+  readonly source?: NotificationSource;
   readonly gateway?: Partial<Omit<GatewayOptions, "configs" | "logger" | "registry">>;
 }
 
@@ -59,13 +64,29 @@ export function testSource(settings: TestGatewaySettings = {}, index = 0): TcpSo
   };
 }
 
+/** Returns a HashicorpVault source on 127.0.0.1 with a free port and default settings. */
+export function testVaultSource(
+  settings: Partial<Pick<HashicorpVaultSource, "prefix" | "operations" | "includeNamespace">> = {},
+): HashicorpVaultSource {
+  return {
+    type: SourceType.HashicorpVault,
+    index: 0,
+    host: "127.0.0.1",
+    port: 0,
+    operations: DEFAULT_VAULT_OPERATIONS,
+    includeNamespace: false,
+    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    ...settings,
+  };
+}
+
 /** Starts a gateway with one TCPSocket source on 127.0.0.1, port 0, and a random prefix. */
 export async function startTestGateway(settings: TestGatewaySettings = {}): Promise<TestGateway> {
   const prefix = randomPrefix();
   const registry = createMetricsRegistry({ processMetrics: false });
   const config: ReloaderConfig = {
     name: TEST_CONFIG_NAME,
-    sources: [testSource(settings)],
+    sources: [settings.source ?? testSource(settings)],
     destinations: [],
   };
   const gateway = new Gateway({

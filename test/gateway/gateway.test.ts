@@ -25,6 +25,7 @@ import {
   TEST_CONFIG_NAME,
   TEST_REDIS_URL,
   testSource,
+  testVaultSource,
   waitForValue,
   write,
   type TestGateway,
@@ -132,6 +133,71 @@ describe("Gateway fixtures over TCP", () => {
   });
 });
 
+describe("Gateway HashicorpVault source over TCP", () => {
+  const VAULT_STREAM_IDENTIFIERS = ["app/db-password", "payments/stripe-key", "app/api-key"];
+
+  test("vault-audit-stream.ndjson stores the three writes", async () => {
+    const harness = await gatewayForTest({ source: testVaultSource() });
+    await send(harness.port, fixture("vault-audit-stream.ndjson"));
+
+    const jobs = await waitForValue(harness.jobs, (stored) => stored.length >= 3);
+    assert.deepEqual(
+      jobs.map((job) => job.identifier),
+      VAULT_STREAM_IDENTIFIERS,
+    );
+    for (const job of jobs) {
+      assert.equal(job.sourceType, "HashicorpVault");
+      assert.equal(job.configName, TEST_CONFIG_NAME);
+      assert.equal(job.sourceIndex, 0);
+    }
+    assert.equal(await harness.messages("accepted"), 3);
+    assert.equal(await harness.messages("ignored"), 4);
+    assert.equal(await harness.messages("invalid_json"), 0);
+    assert.equal(await harness.messages("missing_identifier"), 0);
+    assert.equal(await waitForValue(harness.enqueued, (count) => count >= 3), 3);
+    assert.equal((await harness.jobs()).length, 3);
+  });
+
+  test("prefixed lines sent in small chunks", async () => {
+    const prefix = "vault-audit: ";
+    const harness = await gatewayForTest({ source: testVaultSource({ prefix }) });
+    const lines = fixture("vault-audit-stream.ndjson")
+      .toString("utf8")
+      .split("\n")
+      .filter((line) => line !== "");
+    const stream = Buffer.from(lines.map((line) => `${prefix}${line}\n`).join(""));
+
+    const socket = await connectTo(harness.port);
+    for (let i = 0; i < stream.length; i += 5) {
+      await write(socket, stream.subarray(i, i + 5));
+    }
+    await finish(socket);
+
+    assert.deepEqual(await identifiersWhenStored(harness, 3), VAULT_STREAM_IDENTIFIERS);
+    assert.equal(await harness.messages("ignored"), 4);
+    assert.equal(await harness.messages("invalid_json"), 0);
+  });
+
+  test("namespaces and malformed entries", async () => {
+    const source = testVaultSource({ includeNamespace: true, operations: ["update"] });
+    const harness = await gatewayForTest({ source });
+    const entry = JSON.parse(fixture("vault-kv2-update.json").toString("utf8")) as {
+      request: Record<string, unknown>;
+    };
+    const namespaced = { ...entry, request: { ...entry.request, namespace: { path: "team-a/" } } };
+    const withoutPath = { ...entry, request: { ...entry.request, path: undefined } };
+    const text = [namespaced, withoutPath, entry].map((item) => JSON.stringify(item)).join("\n");
+    await send(harness.port, `${text}\n`);
+
+    assert.deepEqual(await identifiersWhenStored(harness, 2), [
+      "team-a/app/db-password",
+      "app/db-password",
+    ]);
+    assert.equal(await harness.messages("accepted"), 2);
+    assert.equal(await harness.messages("missing_identifier"), 1);
+  });
+});
+
 describe("Gateway stream handling", () => {
   test("sender writing one byte at a time", async () => {
     const harness = await gatewayForTest();
@@ -198,7 +264,53 @@ describe("Gateway stream handling", () => {
     await send(harness.port, input.join(""));
 
     assert.deepEqual(await identifiersWhenStored(harness, 1), ["ok"]);
-    assert.equal(await harness.messages("not_string"), 3);
+    assert.equal(await harness.messages("not_string"), 2);
+    assert.equal(await harness.messages("rejected_identifier"), 1);
+  });
+
+  test("idle and surplus connections are closed and counted", async () => {
+    const harness = await gatewayForTest({
+      gateway: { idleTimeoutMs: 200, maxConnectionsPerSource: 1 },
+    });
+    const closedCount = (reason: string) =>
+      readMetricValue(harness.registry, GatewayMetricName.ConnectionsClosed, {
+        config: TEST_CONFIG_NAME,
+        source: "0",
+        reason,
+      });
+
+    const idle = await connectTo(harness.port);
+    const surplus = await connectTo(harness.port);
+    await new Promise<void>((resolve) => surplus.once("close", () => resolve()));
+    assert.equal(await closedCount("max_connections"), 1);
+
+    const started = Date.now();
+    await new Promise<void>((resolve) => idle.once("close", () => resolve()));
+    const idleMs = Date.now() - started;
+    assert.ok(idleMs >= 150, `closed after ${idleMs} ms, before the idle timeout`);
+    assert.equal(await closedCount("idle_timeout"), 1);
+  });
+
+  test("hostile identifiers are counted by reason", async () => {
+    const harness = await gatewayForTest();
+    const input = [
+      namedDocument("hmac-sha256:5f1c"),
+      namedDocument("app/\nforged log line"),
+      namedDocument(`app/${"x".repeat(2000)}`),
+      namedDocument("app/ok"),
+    ];
+    await send(harness.port, input.join(""));
+
+    assert.deepEqual(await identifiersWhenStored(harness, 1), ["app/ok"]);
+    assert.equal(await harness.messages("rejected_identifier"), 3);
+    for (const reason of ["vault_hmac", "control_character", "too_long"]) {
+      const count = await readMetricValue(harness.registry, GatewayMetricName.RejectedIdentifiers, {
+        config: TEST_CONFIG_NAME,
+        source: "0",
+        reason,
+      });
+      assert.equal(count, 1, reason);
+    }
   });
 
   test("multi-valued path stores each identifier", async () => {

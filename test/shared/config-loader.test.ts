@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { loadConfigFile, loadConfigFiles, parseConfigText } from "../../shared/config-loader.js";
 import { ConfigError, ConfigUnreadableError, ErrorCode } from "../../shared/errors.js";
@@ -8,6 +11,14 @@ const HEADER = `apiVersion: reloader.external-secrets.io/v1alpha1
 kind: Config
 metadata:
   name: sample
+`;
+
+/** A Config whose only source has a type this gateway does not serve. */
+const UNSUPPORTED_SOURCE_CONFIG = `${HEADER}spec:
+  notificationSources:
+    - type: AwsSqs
+  destinationsToWatch:
+    - externalSecret: {}
 `;
 
 /** Parses `text` and returns the problems of the ConfigError it must raise. */
@@ -51,9 +62,10 @@ describe("config loader", () => {
 `;
     const [config] = parseConfigText(text, "inline.yaml");
     const source = config?.sources[0];
-    assert.equal(source?.host, "0.0.0.0");
-    assert.equal(source?.port, 8000);
-    assert.equal(source?.identifierPathOnPayload, "0.data.ObjectName");
+    assert.ok(source?.type === "TCPSocket");
+    assert.equal(source.host, "0.0.0.0");
+    assert.equal(source.port, 8000);
+    assert.equal(source.identifierPathOnPayload, "0.data.ObjectName");
   });
 
   it("loads selectors of the selective case", async () => {
@@ -234,17 +246,24 @@ ${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
   });
 
   it("lists problems of several files", async () => {
-    await assert.rejects(
-      loadConfigFiles([fixturePath("config-vault.yaml"), "/nonexistent/config.yaml"]),
-      (error: unknown) => {
-        assert.ok(error instanceof ConfigError);
-        const paths = error.problems.map((problem) => problem.path);
-        assert.equal(paths.length, 2);
-        assert.match(paths[0] ?? "", /config-vault\.yaml: spec\.notificationSources\[0\]\.type$/);
-        assert.equal(paths[1], "/nonexistent/config.yaml: (file)");
-        return true;
-      },
-    );
+    const directory = await mkdtemp(join(tmpdir(), "config-loader-"));
+    const file = join(directory, "config-sqs.yaml");
+    await writeFile(file, UNSUPPORTED_SOURCE_CONFIG);
+    try {
+      await assert.rejects(
+        loadConfigFiles([file, "/nonexistent/config.yaml"]),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          const paths = error.problems.map((problem) => problem.path);
+          assert.equal(paths.length, 2);
+          assert.match(paths[0] ?? "", /config-sqs\.yaml: spec\.notificationSources\[0\]\.type$/);
+          assert.equal(paths[1], "/nonexistent/config.yaml: (file)");
+          return true;
+        },
+      );
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
   });
 
   it("names a missing file", async () => {
@@ -257,5 +276,143 @@ ${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
       );
       return true;
     });
+  });
+});
+
+describe("config loader for HashicorpVault sources", () => {
+  /** Returns a Config text with one HashicorpVault source whose settings are `settings`. */
+  const vaultConfig = (settings: string) => `${HEADER}spec:
+  notificationSources:
+    - type: HashicorpVault
+      hashicorpVault: ${settings}
+  destinationsToWatch:
+    - externalSecret: {}
+`;
+
+  it("loads the vault fixture with defaults", async () => {
+    const [config] = await loadConfigFile(fixturePath("config-vault.yaml"));
+    assert.ok(config);
+    assert.equal(config.name, "vault-audit");
+    assert.deepEqual(config.sources, [
+      {
+        type: "HashicorpVault",
+        index: 0,
+        host: "0.0.0.0",
+        port: 8001,
+        operations: ["create", "update", "patch"],
+        includeNamespace: false,
+        maxMessageBytes: 1024 * 1024,
+      },
+    ]);
+  });
+
+  it("applies defaults to an empty hashicorpVault", () => {
+    const [config] = parseConfigText(vaultConfig("{}"), "inline.yaml");
+    const source = config?.sources[0];
+    assert.ok(source?.type === "HashicorpVault");
+    assert.equal(source.host, "0.0.0.0");
+    assert.equal(source.port, 8000);
+    assert.equal(source.prefix, undefined);
+    assert.deepEqual(source.operations, ["create", "update", "patch"]);
+    assert.equal(source.includeNamespace, false);
+    assert.equal(source.maxMessageBytes, 1024 * 1024);
+  });
+
+  it("applies defaults without hashicorpVault", () => {
+    const text = `${HEADER}spec:
+  notificationSources:
+    - type: HashicorpVault
+  destinationsToWatch:
+    - externalSecret: {}
+`;
+    const [config] = parseConfigText(text, "inline.yaml");
+    assert.equal(config?.sources[0]?.type, "HashicorpVault");
+    assert.equal(config?.sources[0]?.port, 8000);
+  });
+
+  it("loads every hashicorpVault field", () => {
+    const settings =
+      '{host: 127.0.0.1, port: 9200, prefix: "vault-audit: ", operations: [update],' +
+      " includeNamespace: true, maxMessageBytes: 65536}";
+    const [config] = parseConfigText(vaultConfig(settings), "inline.yaml");
+    assert.deepEqual(config?.sources[0], {
+      type: "HashicorpVault",
+      index: 0,
+      host: "127.0.0.1",
+      port: 9200,
+      prefix: "vault-audit: ",
+      operations: ["update"],
+      includeNamespace: true,
+      maxMessageBytes: 65536,
+    });
+  });
+
+  it("names invalid hashicorpVault fields by path", () => {
+    const settings =
+      '{port: 0, prefix: "", operations: [], includeNamespace: "yes", maxMessageBytes: 10}';
+    const problems = problemsOf(vaultConfig(settings));
+    const at = "spec.notificationSources[0].hashicorpVault";
+    assert.deepEqual(problems.sort(), [
+      `${at}.includeNamespace: must be true or false, got "yes"`,
+      `${at}.maxMessageBytes: must be an integer from 64 to 67108864, got 10`,
+      `${at}.operations: must list at least 1 item(s), got []`,
+      `${at}.port: must be an integer from 1 to 65535, got 0`,
+      `${at}.prefix: must not be empty, got ""`,
+    ]);
+  });
+
+  it("rejects an empty operation name", () => {
+    const problems = problemsOf(vaultConfig('{operations: [update, ""]}'));
+    assert.deepEqual(problems, [
+      'spec.notificationSources[0].hashicorpVault.operations[1]: must not be empty, got ""',
+    ]);
+  });
+
+  it("rejects a prefix with a newline", () => {
+    const problems = problemsOf(vaultConfig('{prefix: "a\\nb"}'));
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /^spec\.notificationSources\[0\]\.hashicorpVault\.prefix: must match the pattern/,
+    );
+  });
+
+  it("rejects an unknown hashicorpVault field", () => {
+    const problems = problemsOf(vaultConfig("{identifierPathOnPayload: x}"));
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /hashicorpVault\.identifierPathOnPayload: unknown field; expected one of host, port, prefix/,
+    );
+  });
+
+  it("rejects tcpSocket on a HashicorpVault source", () => {
+    const text = `${HEADER}spec:
+  notificationSources:
+    - type: HashicorpVault
+      tcpSocket: {}
+  destinationsToWatch:
+    - externalSecret: {}
+`;
+    assert.deepEqual(problemsOf(text), [
+      "spec.notificationSources[0].tcpSocket: does not belong to a source of type HashicorpVault; remove it or change the type",
+    ]);
+  });
+
+  it("rejects a vault and a TCP source on one port", () => {
+    const problems = problemsOf(`${HEADER}spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {host: 0.0.0.0, port: 9000}
+    - type: HashicorpVault
+      hashicorpVault: {host: 127.0.0.1, port: 9000}
+  destinationsToWatch:
+    - externalSecret: {}
+`);
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /^sample spec\.notificationSources\[1\]\.hashicorpVault\.port: listen address 127\.0\.0\.1:9000 collides with 0\.0\.0\.0:9000/,
+    );
   });
 });

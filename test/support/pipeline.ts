@@ -37,16 +37,26 @@ export interface Pipeline {
   stop(): Promise<{ gateway: number | string; worker: number | string }>;
 }
 
+/** Field of each TCP source type's settings, as the Config schema names it. */
+const TCP_SETTINGS_FIELDS: Record<string, string> = {
+  TCPSocket: "tcpSocket",
+  HashicorpVault: "hashicorpVault",
+};
+
 /**
  * Rewrites a Config fixture to listen on `port` at 127.0.0.1, so the test stays on loopback
- * and never collides with another test's port.
+ * and never collides with another test's port. TCPSocket and HashicorpVault sources are
+ * rewritten, and other source types are left as they are.
  */
 async function rewriteConfig(name: string, port: number, file: string): Promise<void> {
   const document = parseDocument(await readFile(fixturePath(name), "utf8"));
   const sources = document.getIn(["spec", "notificationSources"]) as { items: unknown[] };
   sources.items.forEach((_item, index) => {
-    document.setIn(["spec", "notificationSources", index, "tcpSocket", "host"], "127.0.0.1");
-    document.setIn(["spec", "notificationSources", index, "tcpSocket", "port"], port);
+    const type = String(document.getIn(["spec", "notificationSources", index, "type"]));
+    const field = TCP_SETTINGS_FIELDS[type];
+    if (field === undefined) return;
+    document.setIn(["spec", "notificationSources", index, field, "host"], "127.0.0.1");
+    document.setIn(["spec", "notificationSources", index, field, "port"], port);
   });
   await writeFile(file, document.toString());
 }

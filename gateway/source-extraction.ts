@@ -1,0 +1,88 @@
+import {
+  SourceType,
+  type HashicorpVaultSource,
+  type NotificationSource,
+  type TcpSocketSource,
+} from "../shared/config-schema.js";
+import { compileIdentifierPath } from "../shared/identifier-path.js";
+import type { Logger } from "../shared/logger.js";
+import { MessageResult } from "../shared/metrics.js";
+import { extractIdentifiers } from "./document-identifiers.js";
+import { checkIdentifier } from "./identifier-rules.js";
+import { JsonFramer } from "./json-framer.js";
+import { LinePrefixStripper, type DocumentFramer } from "./line-prefix.js";
+import type { SourceExtraction } from "./tcp-connection.js";
+import { readVaultAuditEntry } from "./vault-audit.js";
+
+/** Framing and identifier rules shared by the connections of one source. */
+export interface SourceReader {
+  readonly extract: (document: unknown) => SourceExtraction;
+  readonly createFramer: () => DocumentFramer;
+  /** Settings that explain a rejection in logs, such as the identifier path. */
+  readonly extractionSettings: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Returns the framing and identifier rules of a source's type.
+ *
+ * @throws IdentifierPathError when a TCPSocket source's identifier path is not supported.
+ */
+export function createSourceReader(source: NotificationSource, logger: Logger): SourceReader {
+  if (source.type === SourceType.HashicorpVault) return createVaultReader(source, logger);
+  return createTcpSocketReader(source);
+}
+
+function createTcpSocketReader(source: TcpSocketSource): SourceReader {
+  const identifierPath = compileIdentifierPath(source.identifierPathOnPayload);
+  return {
+    extract: (document) => extractIdentifiers(identifierPath, document),
+    createFramer: () => new JsonFramer({ maxMessageBytes: source.maxMessageBytes }),
+    extractionSettings: { identifierPath: identifierPath.source },
+  };
+}
+
+/**
+ * Reads Vault audit entries. The `prefix` is removed from each line before JSON framing,
+ * because the framer would otherwise reject the prefix text as a stretch of invalid JSON.
+ */
+function createVaultReader(source: HashicorpVaultSource, logger: Logger): SourceReader {
+  const settings = { operations: source.operations, includeNamespace: source.includeNamespace };
+  const { prefix } = source;
+
+  const extract = (document: unknown): SourceExtraction => {
+    const result = readVaultAuditEntry(document, settings);
+    if (result.kind === "ignored") return result;
+    if (result.kind === "malformed") {
+      logger.debug({ detail: result.detail }, "malformed Vault audit entry");
+      return { kind: "rejected", reason: MessageResult.MissingIdentifier, rejectedIdentifiers: [] };
+    }
+
+    // Paths that fail the checks of every identifier, such as a path with a newline, are
+    // rejected like any other source's values.
+    const [identifier] = result.identifiers;
+    const rejection = checkIdentifier(identifier);
+    if (rejection !== undefined) {
+      return {
+        kind: "rejected",
+        reason: MessageResult.RejectedIdentifier,
+        valueType: "string",
+        rejectedIdentifiers: [rejection],
+      };
+    }
+    return {
+      kind: "accepted",
+      identifiers: [identifier],
+      skippedValues: 0,
+      rejectedIdentifiers: [],
+    };
+  };
+
+  return {
+    extract,
+    createFramer: () => {
+      const framer = new JsonFramer({ maxMessageBytes: source.maxMessageBytes });
+      return prefix === undefined ? framer : new LinePrefixStripper(prefix, framer);
+    },
+    extractionSettings: { ...settings, prefix },
+  };
+}
