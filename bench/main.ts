@@ -10,7 +10,7 @@ import { startTierWhenReady, type TierProcess } from "../launcher/tier-process.j
 import { PATCH_QUEUE, ROTATION_QUEUE } from "../shared/queue-contract.js";
 import { createRedisConnection } from "../shared/redis-connection.js";
 import { startKubeApiEmulator } from "../test/kube-api/emulator.js";
-import { fixturePath } from "../test/support/fixtures.js";
+import { fixturePath, loopbackTcpConfig } from "../test/support/fixtures.js";
 
 /**
  * `npm run bench`: measures the gateway's ingest rate and the end-to-end latency from a
@@ -26,19 +26,6 @@ const LATENCY_EVENTS = 200;
 
 /** Upper bound of each phase, in ms. */
 const PHASE_TIMEOUT_MS = 120_000;
-
-function config(port: number): string {
-  return `apiVersion: reloader.external-secrets.io/v1alpha1
-kind: Config
-metadata: {name: bench}
-spec:
-  notificationSources:
-    - type: TCPSocket
-      tcpSocket: {host: 127.0.0.1, port: ${port}}
-  destinationsToWatch:
-    - externalSecret: {}
-`;
-}
 
 function startReady(entry: string, args: string[], env: NodeJS.ProcessEnv): Promise<TierProcess> {
   return startTierWhenReady({
@@ -80,10 +67,18 @@ async function main(): Promise<void> {
   const port = await freePort();
   const kubeconfig = join(directory, "kubeconfig");
   await emulator.writeKubeconfig(kubeconfig);
-  await writeFile(join(directory, "config.yaml"), config(port));
+  await writeFile(join(directory, "config.yaml"), loopbackTcpConfig("bench", port));
 
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, KUBECONFIG: kubeconfig };
-  const args = ["--config", join(directory, "config.yaml"), "--http-port", "0"];
+  // The per-connection message-rate limit would cap ingest at its default of 1000/s.
+  const args = [
+    "--config",
+    join(directory, "config.yaml"),
+    "--http-port",
+    "0",
+    "--max-messages-per-second",
+    "0",
+  ];
   const connection = createRedisConnection(redisUrl);
   const rotations = new Queue(ROTATION_QUEUE, { connection, prefix });
   const patches = new Queue(PATCH_QUEUE, { connection, prefix });

@@ -2,7 +2,7 @@ import { runShutdownSteps } from "../shared/process-lifecycle.js";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
-import type { ReloaderConfig } from "../shared/config-schema.js";
+import { SourceType, type ReloaderConfig } from "../shared/config-schema.js";
 import type { Logger } from "../shared/logger.js";
 import { createGatewayMetrics, type GatewayMetrics } from "../shared/metrics.js";
 import {
@@ -17,6 +17,17 @@ import {
 } from "../shared/redis-connection.js";
 import { RotationEnqueuer, type RotationEnqueuerOptions } from "./rotation-enqueuer.js";
 import { TcpSource } from "./tcp-source.js";
+import { DEFAULT_SECRETS_DIR } from "./webhook-auth.js";
+import { WebhookServer, type WebhookRoute } from "./webhook-server.js";
+import { parseCidrs } from "./cidr.js";
+import {
+  ConnectionLimits,
+  DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
+  DEFAULT_MAX_MESSAGES_PER_SECOND,
+  DEFAULT_MESSAGE_BURST,
+} from "./client-limits.js";
+import { TlsFiles, type TlsFilePaths } from "./tls-files.js";
 
 /**
  * Commands the gateway's own Redis connection retries across reconnects before they fail.
@@ -25,12 +36,15 @@ import { TcpSource } from "./tcp-source.js";
  */
 const OWNED_CONNECTION_MAX_RETRIES = 3;
 
+/** ioredis connection states in which a command cannot reach Redis until it reconnects. */
+const LOST_CONNECTION_STATUSES = new Set(["close", "reconnecting", "end"]);
+
 /** Settings of the enqueuer that the gateway passes through. */
 export type EnqueuerSettings = Omit<RotationEnqueuerOptions, "queue" | "logger" | "metrics">;
 
 /** Options of a `Gateway`. */
 export interface GatewayOptions {
-  /** Loaded Configs; the gateway listens on every TCPSocket and HashicorpVault source of each. */
+  /** Loaded Configs; the gateway listens on every TCPSocket, HashicorpVault and Webhook source of each. */
   readonly configs: readonly ReloaderConfig[];
   /** Redis connection for BullMQ, owned and closed by the caller. Takes precedence over `redisUrl`. */
   readonly connection?: Redis;
@@ -49,6 +63,29 @@ export interface GatewayOptions {
   readonly maxConnectionsPerSource?: number;
   /** Idle time before a connection is closed, in ms; 0 turns it off. Default: see `TcpSource`. */
   readonly idleTimeoutMs?: number;
+  /** Directory where Secrets referenced by Webhook sources are mounted. Default `/etc/reloader/secrets`. */
+  readonly secretsDir?: string;
+  /** Time in ms a Webhook request waits for Redis before it is answered with 503. Default 5000. */
+  readonly webhookEnqueueTimeoutMs?: number;
+  /**
+   * IPv4 and IPv6 networks, such as `10.0.0.0/8`, that may connect to the sources; others
+   * are closed at accept. Default empty: every address may connect.
+   */
+  readonly allowedCidrs?: readonly string[];
+  /** Maximum simultaneous connections across all sources. Default 4096. */
+  readonly maxConnections?: number;
+  /** Maximum simultaneous connections from one client IP address. Default 32. */
+  readonly maxConnectionsPerClient?: number;
+  /** Documents per second one connection may send on average; 0 turns it off. Default 1000. */
+  readonly maxMessagesPerSecond?: number;
+  /** Documents one connection may send at once above that rate. Default 2000. */
+  readonly messageBurst?: number;
+  /**
+   * Certificate, key and optional client CA; when set, every source serves TLS, and with a
+   * CA it requires client certificates. `reloadIntervalMs` (default 5000) is how often the
+   * files are checked for changes.
+   */
+  readonly tls?: TlsFilePaths & { readonly reloadIntervalMs?: number };
 }
 
 /** Address of one listening source. */
@@ -57,11 +94,13 @@ export interface SourceAddress {
   readonly sourceIndex: number;
   readonly host: string;
   readonly port: number;
+  /** HTTP path of a Webhook source; absent for TCP sources. */
+  readonly path?: string;
 }
 
 /**
- * The gateway tier: listens on every TCP source of the loaded Configs and adds one
- * rotation job per identifier read to the `rotation-events` queue.
+ * The gateway tier: listens on every TCP and Webhook source of the loaded Configs and adds
+ * one rotation job per identifier read to the `rotation-events` queue.
  */
 export class Gateway {
   private readonly options: GatewayOptions;
@@ -72,6 +111,8 @@ export class Gateway {
   private readonly queue: Queue<RotationEvent>;
   private readonly enqueuer: RotationEnqueuer;
   private readonly sources: Array<{ configName: string; index: number; source: TcpSource }>;
+  /** One HTTP server per Webhook host and port, with the sources it serves. */
+  private readonly webhookServers: Array<{ server: WebhookServer; routes: WebhookRoute[] }>;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
 
@@ -112,6 +153,7 @@ export class Gateway {
       metrics: this.metrics,
     });
     this.sources = this.createSources();
+    this.webhookServers = this.createWebhookServers();
   }
 
   /**
@@ -126,7 +168,10 @@ export class Gateway {
   }
 
   private async startSources(): Promise<void> {
-    const results = await Promise.allSettled(this.sources.map(({ source }) => source.start()));
+    const results = await Promise.allSettled([
+      ...this.sources.map(({ source }) => source.start()),
+      ...this.webhookServers.map(({ server }) => server.start()),
+    ]);
     const failure = results.find((result) => result.status === "rejected");
     if (failure !== undefined) {
       await this.close().catch((error: unknown) => {
@@ -135,7 +180,11 @@ export class Gateway {
       throw failure.reason;
     }
     this.logger.info(
-      { sources: this.sources.length, prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX },
+      {
+        sources: this.sources.length,
+        webhookServers: this.webhookServers.length,
+        prefix: this.options.prefix ?? DEFAULT_QUEUE_PREFIX,
+      },
       "gateway started",
     );
   }
@@ -146,11 +195,24 @@ export class Gateway {
    * @throws Error before `start()` has resolved.
    */
   addresses(): SourceAddress[] {
-    return this.sources.map(({ configName, index, source }) => ({
+    const addresses: SourceAddress[] = this.sources.map(({ configName, index, source }) => ({
       configName,
       sourceIndex: index,
       ...source.address(),
     }));
+    for (const { server, routes } of this.webhookServers) {
+      const bound = server.address();
+      for (const { configName, source } of routes) {
+        addresses.push({ configName, sourceIndex: source.index, ...bound, path: source.path });
+      }
+    }
+
+    const configOrder = this.options.configs.map((config) => config.name);
+    return addresses.sort(
+      (a, b) =>
+        configOrder.indexOf(a.configName) - configOrder.indexOf(b.configName) ||
+        a.sourceIndex - b.sourceIndex,
+    );
   }
 
   /** Returns why the gateway cannot take documents now; an empty list means ready. */
@@ -158,8 +220,18 @@ export class Gateway {
     const problems: string[] = [];
     const idle = this.sources.filter(({ source }) => !source.isListening);
     if (idle.length > 0) problems.push(`${idle.length} TCP source(s) not listening`);
+    const idleServers = this.webhookServers.filter(({ server }) => !server.isListening);
+    if (idleServers.length > 0) {
+      problems.push(`${idleServers.length} Webhook HTTP server(s) not listening`);
+    }
     if (this.connection.status !== "ready") {
       problems.push(`Redis connection is ${this.connection.status}`);
+    }
+    if (this.enqueuer.full) {
+      problems.push(
+        `${this.enqueuer.backlog} identifiers are waiting for Redis, the maxPendingIdentifiers ` +
+          "bound; new identifiers are shed",
+      );
     }
     return problems;
   }
@@ -182,6 +254,10 @@ export class Gateway {
       "gateway",
       [
         ["close TCP sources", () => Promise.all(this.sources.map(({ source }) => source.close()))],
+        [
+          "close Webhook servers",
+          () => Promise.all(this.webhookServers.map(({ server }) => server.close())),
+        ],
         ["store pending identifiers", () => this.enqueuer.close()],
         ["close rotation queue", () => this.queue.close()],
         ["close Redis connection", () => this.quitOwnedConnection()],
@@ -190,10 +266,30 @@ export class Gateway {
     );
   }
 
+  /** @throws UsageError on an invalid CIDR or an unusable TLS file. */
   private createSources(): Array<{ configName: string; index: number; source: TcpSource }> {
+    const options = this.options;
+    const allowedAddresses =
+      options.allowedCidrs && options.allowedCidrs.length > 0
+        ? parseCidrs(options.allowedCidrs)
+        : undefined;
+    const connectionLimits = new ConnectionLimits(
+      options.maxConnections ?? DEFAULT_MAX_GATEWAY_CONNECTIONS,
+      options.maxConnectionsPerClient ?? DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    );
+    const messagesPerSecond = options.maxMessagesPerSecond ?? DEFAULT_MAX_MESSAGES_PER_SECOND;
+    const messageRate =
+      messagesPerSecond > 0
+        ? { messagesPerSecond, burst: Math.max(1, options.messageBurst ?? DEFAULT_MESSAGE_BURST) }
+        : undefined;
+    const tls =
+      options.tls &&
+      new TlsFiles({ ...options.tls, logger: this.logger.child({ component: "tls" }) });
+
     const sources = [];
     for (const config of this.options.configs) {
       for (const source of config.sources) {
+        if (source.type === SourceType.Webhook) continue;
         const logger = this.logger.child({ config: config.name, sourceIndex: source.index });
         const tcpSource = new TcpSource({
           configName: config.name,
@@ -204,11 +300,45 @@ export class Gateway {
           connectionCloseGraceMs: this.options.connectionCloseGraceMs,
           maxConnections: this.options.maxConnectionsPerSource,
           idleTimeoutMs: this.options.idleTimeoutMs,
+          allowedAddresses,
+          connectionLimits,
+          messageRate,
+          tls,
         });
         sources.push({ configName: config.name, index: source.index, source: tcpSource });
       }
     }
     return sources;
+  }
+
+  /** Groups Webhook sources by host and port; the loader has checked that paths are unique. */
+  private createWebhookServers(): Array<{ server: WebhookServer; routes: WebhookRoute[] }> {
+    const groups = new Map<string, WebhookRoute[]>();
+    for (const config of this.options.configs) {
+      for (const source of config.sources) {
+        if (source.type !== SourceType.Webhook) continue;
+        const key = `${source.host} ${source.port}`;
+        const routes = groups.get(key) ?? [];
+        routes.push({ configName: config.name, source });
+        groups.set(key, routes);
+      }
+    }
+
+    return [...groups.values()].map((routes) => {
+      const [first] = routes as [WebhookRoute, ...WebhookRoute[]];
+      const server = new WebhookServer({
+        host: first.source.host,
+        port: first.source.port,
+        routes,
+        queue: this.queue,
+        isRedisLost: () => LOST_CONNECTION_STATUSES.has(this.connection.status),
+        metrics: this.metrics,
+        logger: this.logger.child({ component: "webhook" }),
+        secretsDir: this.options.secretsDir ?? DEFAULT_SECRETS_DIR,
+        enqueueTimeoutMs: this.options.webhookEnqueueTimeoutMs,
+      });
+      return { server, routes };
+    });
   }
 
   private async quitOwnedConnection(): Promise<void> {

@@ -1,4 +1,13 @@
-/** Raised when a TCP source cannot bind its address. */
+/**
+ * Fields of a source's settings that set its listen address, such as `tcpSocket.port`, so
+ * the message names the field to change.
+ */
+export interface AddressFields {
+  readonly host: string;
+  readonly port: string;
+}
+
+/** Raised when a TCP source or a Webhook HTTP server cannot bind its address. */
 export class ListenError extends Error {
   readonly host: string;
   readonly port: number;
@@ -11,12 +20,17 @@ export class ListenError extends Error {
     configName: string,
     sourceIndex: number,
     cause: NodeJS.ErrnoException,
+    addressFields: AddressFields = { host: "tcpSocket.host", port: "tcpSocket.port" },
   ) {
     const address = formatAddress(host, port);
-    const field = `spec.notificationSources[${sourceIndex}].tcpSocket`;
+    const field = `spec.notificationSources[${sourceIndex}]`;
+    const fields = {
+      host: `${field}.${addressFields.host}`,
+      port: `${field}.${addressFields.port}`,
+    };
     super(
       `cannot listen on ${address} for Config "${configName}" source ${sourceIndex}: ` +
-        explain(cause, field),
+        explain(cause, fields),
       { cause },
     );
     this.name = "ListenError";
@@ -31,21 +45,23 @@ export function formatAddress(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function explain(cause: NodeJS.ErrnoException, field: string): string {
+function explain(cause: NodeJS.ErrnoException, field: AddressFields): string {
   switch (cause.code) {
     case "EADDRINUSE":
-      return `the address is already in use (EADDRINUSE); stop the other listener or change ${field}.port`;
+      return `the address is already in use (EADDRINUSE); stop the other listener or change ${field.port}`;
     case "EACCES":
       return (
         `permission denied (EACCES); ports below 1024 need root or CAP_NET_BIND_SERVICE, ` +
-        `so choose a higher ${field}.port`
+        `so choose a higher ${field.port}`
       );
     case "EADDRNOTAVAIL":
-      return `the address is not assigned to this host (EADDRNOTAVAIL); change ${field}.host to 0.0.0.0 or an address of this host`;
+      return `the address is not assigned to this host (EADDRNOTAVAIL); change ${field.host} to 0.0.0.0 or an address of this host`;
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return `the host name cannot be resolved (${cause.code}); change ${field}.host`;
+      return `the host name cannot be resolved (${cause.code}); change ${field.host}`;
     default:
-      return `${cause.message}; check ${field}.host and ${field}.port`;
+      return field.host === field.port
+        ? `${cause.message}; check ${field.port}`
+        : `${cause.message}; check ${field.host} and ${field.port}`;
   }
 }

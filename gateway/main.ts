@@ -1,4 +1,5 @@
 import {
+  boundedIntegerFlag,
   COMMON_FLAGS,
   configFiles,
   formatHelp,
@@ -14,18 +15,57 @@ import { createMetricsRegistry } from "../shared/metrics.js";
 import { opsServerFromFlags } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
 import { Gateway } from "./gateway.js";
+import { DEFAULT_SECRETS_DIR } from "./webhook-auth.js";
+import { GATEWAY_SECURITY_FLAGS, gatewaySecurityOptions } from "./gateway-flags.js";
+import {
+  DEFAULT_COALESCE_WINDOW_MS,
+  DEFAULT_MAX_PENDING_IDENTIFIERS,
+} from "./rotation-enqueuer.js";
+import { DEFAULT_CONNECTION_CLOSE_GRACE_MS } from "./tcp-source.js";
 
 /** Port of the gateway's /healthz, /readyz and /metrics when `--http-port` is unset. */
 const DEFAULT_HTTP_PORT = 8080;
 
-const FLAGS: readonly FlagSpec[] = COMMON_FLAGS.map((flag) =>
-  flag.name === "http-port" ? { ...flag, defaultValue: String(DEFAULT_HTTP_PORT) } : flag,
-);
+const FLAGS: readonly FlagSpec[] = [
+  ...COMMON_FLAGS.map((flag) =>
+    flag.name === "http-port" ? { ...flag, defaultValue: String(DEFAULT_HTTP_PORT) } : flag,
+  ),
+  {
+    name: "coalesce-window-ms",
+    env: "COALESCE_WINDOW_MS",
+    description:
+      "milliseconds an identifier waits after its first trigger; triggers of it within the window become one job",
+    defaultValue: String(DEFAULT_COALESCE_WINDOW_MS),
+  },
+  {
+    name: "max-pending-identifiers",
+    env: "MAX_PENDING_IDENTIFIERS",
+    description:
+      "identifiers held in memory while Redis is slow or unreachable; past it new ones are shed",
+    defaultValue: String(DEFAULT_MAX_PENDING_IDENTIFIERS),
+  },
+  {
+    name: "shutdown-grace-ms",
+    env: "SHUTDOWN_GRACE_MS",
+    description:
+      "milliseconds open connections are still read after SIGTERM before they are closed",
+    defaultValue: String(DEFAULT_CONNECTION_CLOSE_GRACE_MS),
+  },
+  ...GATEWAY_SECURITY_FLAGS,
+  {
+    name: "secrets-dir",
+    env: "SECRETS_DIR",
+    description:
+      "directory where Secrets that Webhook sources reference are mounted; a key is read from <dir>/<namespace>/<name>/<key>",
+    defaultValue: DEFAULT_SECRETS_DIR,
+  },
+];
 
 const USAGE = `Usage: npm run gateway -- --config FILE [options]
 
-Listens on every TCPSocket and HashicorpVault source of the Configs and queues one
-rotation event in Redis for each secret identifier read.`;
+Listens on every TCPSocket and HashicorpVault source and serves every Webhook source of
+the Configs over HTTP, and queues one rotation event in Redis for each secret identifier
+read.`;
 
 async function main(): Promise<void> {
   const flags = parseFlags(process.argv.slice(2), FLAGS);
@@ -34,6 +74,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  const security = gatewaySecurityOptions(flags);
   const configs = await loadConfigFiles(configFiles(flags));
   const logger = createLogger({ name: "gateway", level: logLevelFlag(flags) });
   const registry = createMetricsRegistry();
@@ -44,8 +85,30 @@ async function main(): Promise<void> {
     configs,
     redisUrl: redisUrlFlag(flags),
     prefix: stringFlag(flags, "queue-prefix"),
+    ...security,
+    secretsDir: stringFlag(flags, "secrets-dir"),
     logger,
     registry,
+    enqueuer: {
+      coalesceWindowMs: boundedIntegerFlag(
+        flags,
+        "coalesce-window-ms",
+        DEFAULT_COALESCE_WINDOW_MS,
+        { minimum: 0, maximum: 3_600_000 },
+      ),
+      maxPendingIdentifiers: boundedIntegerFlag(
+        flags,
+        "max-pending-identifiers",
+        DEFAULT_MAX_PENDING_IDENTIFIERS,
+        { minimum: 1, maximum: 10_000_000 },
+      ),
+    },
+    connectionCloseGraceMs: boundedIntegerFlag(
+      flags,
+      "shutdown-grace-ms",
+      DEFAULT_CONNECTION_CLOSE_GRACE_MS,
+      { minimum: 0, maximum: 600_000 },
+    ),
   });
 
   const ops = opsServerFromFlags(flags, DEFAULT_HTTP_PORT, {

@@ -1,11 +1,22 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Queue } from "bullmq";
 import type { Logger } from "../shared/logger.js";
+import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { GatewayMetrics } from "../shared/metrics.js";
 import { ROTATION_JOB_OPTIONS, type RotationEvent } from "../shared/queue-contract.js";
+import { PendingAddResult, PendingIdentifiers } from "./pending-identifiers.js";
 
 /** BullMQ job name of rotation events. Workers read `job.data` and ignore the name. */
 export const ROTATION_JOB_NAME = "rotation-event";
+
+/** Default coalescing window, in ms: long enough for a burst, short next to ESO's own sync. */
+export const DEFAULT_COALESCE_WINDOW_MS = 200;
+
+/**
+ * Default bound of identifiers waiting in memory. One costs a few hundred bytes, so the
+ * bound holds tens of megabytes at most.
+ */
+export const DEFAULT_MAX_PENDING_IDENTIFIERS = 100_000;
 
 const STORED = Symbol("stored");
 const DEADLINE = Symbol("deadline");
@@ -21,18 +32,23 @@ export interface RotationEnqueuerOptions {
   readonly queue: RotationQueue;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
-  /** Maximum time in ms an identifier waits for others to share its `addBulk` call. Default 5. */
-  readonly flushDelayMs?: number;
-  /** Maximum jobs per `addBulk` call; a full batch is sent without waiting. Default 500. */
-  readonly maxBatchSize?: number;
   /**
-   * Identifiers waiting or in flight at which `saturated` turns true, so that readers pause
-   * their sockets. Readers finish the chunk at hand, so the backlog can pass this mark.
-   * Default 10 000.
+   * Minimum time in ms an identifier waits, so that others share its `addBulk` call.
+   * Default 5.
    */
-  readonly highWaterMark?: number;
-  /** Backlog at or below which paused readers resume. Default half of `highWaterMark`. */
-  readonly lowWaterMark?: number;
+  readonly flushDelayMs?: number;
+  /**
+   * Time in ms an identifier waits after its first trigger; triggers of the same Config and
+   * identifier within it become one job. Default `DEFAULT_COALESCE_WINDOW_MS` (200).
+   */
+  readonly coalesceWindowMs?: number;
+  /**
+   * Maximum identifiers waiting in memory, for example while Redis is unreachable. Past it,
+   * new identifiers are shed and counted. Default `DEFAULT_MAX_PENDING_IDENTIFIERS` (100000).
+   */
+  readonly maxPendingIdentifiers?: number;
+  /** Maximum jobs per `addBulk` call. Default 500. */
+  readonly maxBatchSize?: number;
   /** Delay in ms before the first retry of a failed `addBulk`; it doubles per attempt. Default 100. */
   readonly retryBaseDelayMs?: number;
   /** Maximum delay in ms between retries. Default 5000. */
@@ -45,10 +61,11 @@ export interface RotationEnqueuerOptions {
 }
 
 /**
- * Adds rotation jobs to Redis in batches, so that reading a socket does not wait for each
- * Redis call. `enqueue()` only appends to memory. One `addBulk` call is in flight at a time,
- * which keeps jobs in the order their documents were read. A failed call is retried with
- * exponential backoff until it succeeds or `close()` runs out of time.
+ * Adds rotation jobs to Redis in batches, so that reading a socket never waits for Redis.
+ * `enqueue()` only records the identifier in memory (see `PendingIdentifiers`: coalesced
+ * per Config and identifier, bounded, shed past the bound). One `addBulk` call is in flight
+ * at a time, which keeps jobs in the order their windows ended. A failed call is retried
+ * with exponential backoff until it succeeds or `close()` runs out of time.
  *
  * Delivery is at least once: when Redis stores a batch but the reply is lost, the retry adds
  * those jobs again. Annotating an ExternalSecret twice for one rotation is harmless.
@@ -57,19 +74,16 @@ export class RotationEnqueuer {
   private readonly queue: RotationQueue;
   private readonly logger: Logger;
   private readonly metrics: GatewayMetrics;
-  private readonly flushDelayMs: number;
   private readonly maxBatchSize: number;
-  private readonly highWaterMark: number;
-  private readonly lowWaterMark: number;
+  private readonly shedWarnings = new LogRateLimiter(1, 10_000);
   private readonly retryBaseDelayMs: number;
   private readonly retryMaxDelayMs: number;
   private readonly closeTimeoutMs: number;
 
-  private pending: RotationEvent[] = [];
+  private readonly pending: PendingIdentifiers;
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
-  private drainCallbacks: Array<() => void> = [];
   private closePromise: Promise<void> | undefined;
   private deadlinePassed = false;
   /** Identifiers given up at the shutdown deadline; `close()` rejects when any were. */
@@ -87,10 +101,15 @@ export class RotationEnqueuer {
     this.queue = options.queue;
     this.logger = options.logger;
     this.metrics = options.metrics;
-    this.flushDelayMs = options.flushDelayMs ?? 5;
+    const windowMs = Math.max(
+      options.coalesceWindowMs ?? DEFAULT_COALESCE_WINDOW_MS,
+      options.flushDelayMs ?? 5,
+    );
+    this.pending = new PendingIdentifiers(
+      windowMs,
+      options.maxPendingIdentifiers ?? DEFAULT_MAX_PENDING_IDENTIFIERS,
+    );
     this.maxBatchSize = options.maxBatchSize ?? 500;
-    this.highWaterMark = options.highWaterMark ?? 10_000;
-    this.lowWaterMark = options.lowWaterMark ?? Math.floor(this.highWaterMark / 2);
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
     this.retryMaxDelayMs = options.retryMaxDelayMs ?? 5000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
@@ -98,12 +117,12 @@ export class RotationEnqueuer {
 
   /** Identifiers waiting for `addBulk` plus those in the call in flight. */
   get backlog(): number {
-    return this.pending.length + this.inFlight;
+    return this.pending.size + this.inFlight;
   }
 
-  /** Whether readers should pause until `whenDrained` calls back. */
-  get saturated(): boolean {
-    return this.backlog >= this.highWaterMark;
+  /** Tells whether the bound of waiting identifiers is reached, so new ones are shed. */
+  get full(): boolean {
+    return this.pending.full;
   }
 
   /**
@@ -117,22 +136,35 @@ export class RotationEnqueuer {
         `cannot enqueue identifier for Config ${event.configName} after the enqueuer was closed`,
       );
     }
-    this.pending.push(event);
+    const result = this.pending.add(event, performance.now());
+    const labels = { config: event.configName, source: String(event.sourceIndex) };
+    if (result === PendingAddResult.Coalesced) this.metrics.identifiersCoalesced.inc(labels);
+    if (result === PendingAddResult.Shed) this.recordShed(event, labels);
+    this.metrics.pendingIdentifiers.set(this.pending.size);
 
-    if (this.pending.length >= this.maxBatchSize) {
-      this.startFlush();
-    } else if (this.timer === undefined && this.flushing === undefined) {
-      this.timer = setTimeout(() => this.startFlush(), this.flushDelayMs);
-    }
+    if (this.timer === undefined && this.flushing === undefined) this.scheduleFlush();
   }
 
-  /** Calls `callback` once the backlog is at or below the low-water mark (now, if it is). */
-  whenDrained(callback: () => void): void {
-    if (this.backlog <= this.lowWaterMark) {
-      callback();
-      return;
-    }
-    this.drainCallbacks.push(callback);
+  private recordShed(event: RotationEvent, labels: { config: string; source: string }): void {
+    this.metrics.identifiersShed.inc(labels);
+    const permit = this.shedWarnings.take();
+    if (!permit.allowed) return;
+    this.logger.warn(
+      {
+        configName: event.configName,
+        pendingIdentifiers: this.pending.size,
+        suppressedWarnings: permit.suppressed,
+      },
+      "too many identifiers waiting for Redis; shedding new ones",
+    );
+  }
+
+  /** Starts the flush when the oldest waiting identifier's window ends. */
+  private scheduleFlush(): void {
+    const dueAt = this.pending.nextDueAt();
+    if (dueAt === undefined) return;
+    const delayMs = Math.max(0, dueAt - performance.now());
+    this.timer = setTimeout(() => this.startFlush(), delayMs);
   }
 
   /**
@@ -150,7 +182,6 @@ export class RotationEnqueuer {
     this.startFlush();
     while (this.flushing !== undefined) await this.flushing;
     clearTimeout(timer);
-    this.releaseDrainCallbacks();
 
     if (this.lostIdentifiers > 0) {
       throw new Error(
@@ -163,7 +194,7 @@ export class RotationEnqueuer {
   private startFlush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.flushing !== undefined || this.pending.length === 0) return;
+    if (this.flushing !== undefined || this.pending.size === 0) return;
 
     this.flushing = this.sendPending()
       .catch((error: unknown) => {
@@ -177,18 +208,23 @@ export class RotationEnqueuer {
       })
       .finally(() => {
         this.flushing = undefined;
-        // Events added while the last batch was finishing start the next flush.
-        if (this.pending.length > 0) this.startFlush();
+        // Identifiers added while the last batch was in flight wait for their own window.
+        if (this.closePromise !== undefined) this.startFlush();
+        else this.scheduleFlush();
       });
   }
 
+  /** Sends the identifiers whose window has ended; at shutdown, every identifier. */
   private async sendPending(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatchSize);
+    for (;;) {
+      const closing = this.closePromise !== undefined;
+      const batch = this.pending.take(performance.now(), this.maxBatchSize, closing);
+      if (batch.length === 0) return;
+
       this.inFlight = batch.length;
+      this.metrics.pendingIdentifiers.set(this.pending.size);
       await this.sendWithRetry(batch);
       this.inFlight = 0;
-      if (this.backlog <= this.lowWaterMark) this.releaseDrainCallbacks();
     }
   }
 
@@ -268,11 +304,5 @@ export class RotationEnqueuer {
     for (const { config, source, count } of perSource.values()) {
       this.metrics.identifiersEnqueued.inc({ config, source }, count);
     }
-  }
-
-  private releaseDrainCallbacks(): void {
-    const callbacks = this.drainCallbacks;
-    this.drainCallbacks = [];
-    for (const callback of callbacks) callback();
   }
 }

@@ -26,9 +26,15 @@ export interface SourceReader {
  * Returns the framing and identifier rules of a source's type.
  *
  * @throws IdentifierPathError when a TCPSocket source's identifier path is not supported.
+ * @throws Error for a Webhook source, which `WebhookServer` serves over HTTP instead.
  */
 export function createSourceReader(source: NotificationSource, logger: Logger): SourceReader {
   if (source.type === SourceType.HashicorpVault) return createVaultReader(source, logger);
+  if (source.type === SourceType.Webhook) {
+    throw new Error(
+      `source ${source.index} is a Webhook source; serve it with WebhookServer, not a TCP listener`,
+    );
+  }
   return createTcpSocketReader(source);
 }
 

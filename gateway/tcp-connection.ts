@@ -9,9 +9,16 @@ import type { Frame } from "./json-framer.js";
 import type { DocumentFramer } from "./line-prefix.js";
 import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
+import { TokenBucket } from "./token-bucket.js";
 
 /** Idle time before the first TCP keepalive probe, in ms. */
 const KEEPALIVE_INITIAL_DELAY_MS = 60_000;
+
+/**
+ * Fraction of a second of documents that a throttled connection waits to refill before it
+ * reads again, so a sender above the rate is paused about ten times a second at most.
+ */
+const THROTTLE_REFILL_SECONDS = 0.1;
 
 /** Rejection warnings logged per connection in each window; the rest are counted. */
 const WARNINGS_PER_WINDOW = 10;
@@ -45,7 +52,19 @@ export interface SourceContext {
   readonly idleTimeouts: { inc(): void };
   /** Time a connection may stay silent before the gateway closes it, in ms; 0 turns it off. */
   readonly idleTimeoutMs: number;
+  /** Documents per second and burst allowed per connection; undefined turns the limit off. */
+  readonly messageRate: MessageRateLimit | undefined;
+  /** `reloader_gateway_connections_throttled_total` bound to this source. */
+  readonly throttles: { inc(): void };
   readonly logger: Logger;
+}
+
+/** Message-rate limit of one connection. */
+export interface MessageRateLimit {
+  /** Documents per second allowed on average. */
+  readonly messagesPerSecond: number;
+  /** Documents a connection may send at once above the average rate. */
+  readonly burst: number;
 }
 
 /** Documents and identifiers of one connection, logged when it closes. */
@@ -57,7 +76,8 @@ interface ConnectionTotals {
 
 /**
  * One sender's TCP connection: frames its bytes into JSON documents, reads the identifier of
- * each and hands it to the enqueuer. Pauses the socket while the enqueuer is saturated.
+ * each and hands it to the enqueuer. Reading never waits for Redis: the enqueuer keeps
+ * identifiers in memory, because a slow reader stalls senders such as Vault.
  */
 export class TcpConnection {
   readonly id = randomUUID();
@@ -71,6 +91,12 @@ export class TcpConnection {
   private paused = false;
   private closing = false;
   private graceTimer: NodeJS.Timeout | undefined;
+  private readonly rateLimit: TokenBucket | undefined;
+  /** Documents read but held back by the message-rate limit, oldest first. */
+  private throttledFrames: Array<{ frame: Frame; receivedAt: number }> = [];
+  private throttleTimer: NodeJS.Timeout | undefined;
+  /** Tokens a throttled connection waits for before it handles documents again. */
+  private readonly throttleRefill: number;
 
   constructor(
     private readonly socket: Socket,
@@ -79,6 +105,9 @@ export class TcpConnection {
     const remoteAddress = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
     this.logger = context.logger.child({ connectionId: this.id, remoteAddress });
     this.framer = context.createFramer();
+    const rate = context.messageRate;
+    this.rateLimit = rate && new TokenBucket(rate.messagesPerSecond, rate.burst);
+    this.throttleRefill = Math.max(1, (rate?.messagesPerSecond ?? 0) * THROTTLE_REFILL_SECONDS);
 
     context.openConnections.inc();
     this.logger.debug("connection opened");
@@ -103,13 +132,11 @@ export class TcpConnection {
    * already sent until it closes its side, or destroys the socket after `graceMs`.
    */
   end(graceMs: number): Promise<void> {
-    // Reading resumes even under back-pressure, so what the sender already wrote into the
-    // kernel buffers is read and handed on instead of dropped with the socket.
+    // A paused socket resumes, so what the sender already wrote into the kernel buffers is
+    // read and handed on instead of dropped with the socket.
     this.closing = true;
-    if (this.paused && !this.socket.destroyed) {
-      this.paused = false;
-      this.socket.resume();
-    }
+    this.releaseThrottledFrames();
+    this.resumeReading();
     if (!this.socket.destroyed) {
       this.socket.end();
       this.graceTimer ??= setTimeout(() => this.socket.destroy(), graceMs);
@@ -119,8 +146,51 @@ export class TcpConnection {
 
   private onData(chunk: Buffer): void {
     const receivedAt = Date.now();
-    for (const frame of this.framer.push(chunk)) this.handleFrame(frame, receivedAt);
-    this.applyBackPressure();
+    const frames = this.framer.push(chunk);
+    if (this.rateLimit === undefined) {
+      for (const frame of frames) this.handleFrame(frame, receivedAt);
+      return;
+    }
+    for (const frame of frames) this.throttledFrames.push({ frame, receivedAt });
+    if (this.throttleTimer === undefined) this.processThrottledFrames(this.rateLimit);
+  }
+
+  /**
+   * Handles held documents while the token bucket has tokens. Documents above the rate are
+   * never dropped: they wait in `throttledFrames`, at most one read's worth because reading
+   * pauses meanwhile, and TCP flow control slows the sender down.
+   */
+  private processThrottledFrames(rateLimit: TokenBucket): void {
+    let handled = 0;
+    while (handled < this.throttledFrames.length && (this.closing || rateLimit.take())) {
+      const next = this.throttledFrames[handled] as { frame: Frame; receivedAt: number };
+      handled += 1;
+      this.handleFrame(next.frame, next.receivedAt);
+    }
+    this.throttledFrames.splice(0, handled);
+    if (this.throttledFrames.length === 0) return;
+
+    const waitMs = Math.max(1, rateLimit.msUntil(this.throttleRefill));
+    this.context.throttles.inc();
+    this.pauseReading();
+    this.logger.debug(
+      { throttledDocuments: this.throttledFrames.length, waitMs },
+      "reading paused: message rate above the limit",
+    );
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      this.processThrottledFrames(rateLimit);
+      if (this.throttleTimer === undefined) this.resumeReading();
+    }, waitMs);
+  }
+
+  /** Handles every held document at once, for a connection that closes. */
+  private releaseThrottledFrames(): void {
+    clearTimeout(this.throttleTimer);
+    this.throttleTimer = undefined;
+    const throttled = this.throttledFrames;
+    this.throttledFrames = [];
+    for (const { frame, receivedAt } of throttled) this.handleFrame(frame, receivedAt);
   }
 
   private handleFrame(frame: Frame, receivedAt: number): void {
@@ -181,19 +251,18 @@ export class TcpConnection {
     );
   }
 
-  private applyBackPressure(): void {
-    if (this.closing || this.paused || !this.context.enqueuer.saturated) return;
-
+  /** Stops reading the socket until `resumeReading`; ignored while the connection closes. */
+  protected pauseReading(): void {
+    if (this.closing || this.paused || this.socket.destroyed) return;
     this.paused = true;
     this.socket.pause();
-    this.logger.debug(
-      { backlog: this.context.enqueuer.backlog },
-      "reading paused: Redis is behind",
-    );
-    this.context.enqueuer.whenDrained(() => {
-      this.paused = false;
-      if (!this.socket.destroyed) this.socket.resume();
-    });
+  }
+
+  /** Starts reading a paused socket again. */
+  protected resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (!this.socket.destroyed) this.socket.resume();
   }
 
   /**
@@ -218,6 +287,7 @@ export class TcpConnection {
 
   private onClose(): void {
     clearTimeout(this.graceTimer);
+    this.releaseThrottledFrames();
     for (const frame of this.framer.end()) this.handleFrame(frame, Date.now());
     this.context.openConnections.dec();
     this.logger.info({ ...this.totals }, "connection closed");

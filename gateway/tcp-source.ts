@@ -1,4 +1,9 @@
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type BlockList, type Server, type Socket } from "node:net";
+import {
+  createServer as createTlsServer,
+  type Server as TlsServer,
+  type TLSSocket,
+} from "node:tls";
 import { SourceType, type NotificationSource } from "../shared/config-schema.js";
 import type { Logger } from "../shared/logger.js";
 import { MessageResult, type GatewayMetrics } from "../shared/metrics.js";
@@ -7,7 +12,10 @@ import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
 import { IdentifierRejection } from "./identifier-rules.js";
 import { createSourceReader } from "./source-extraction.js";
-import { TcpConnection, type SourceContext } from "./tcp-connection.js";
+import { TcpConnection, type MessageRateLimit, type SourceContext } from "./tcp-connection.js";
+import { isAddressAllowed } from "./cidr.js";
+import { ConnectionLimitReason, type ConnectionLimits } from "./client-limits.js";
+import type { TlsFiles } from "./tls-files.js";
 
 /** Time in ms that `close()` waits for senders to close their side when unset. */
 export const DEFAULT_CONNECTION_CLOSE_GRACE_MS = 2000;
@@ -17,6 +25,27 @@ export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Idle time after which a TCPSocket source closes a connection, in ms. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
+
+/** Time a client has to finish the TLS handshake before the connection is closed, in ms. */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Reasons, besides the per-source limit, for which a source closes a connection at accept. */
+const AcceptRejection = {
+  AddressNotAllowed: "address_not_allowed",
+  MaxConnectionsGlobal: ConnectionLimitReason.Global,
+  MaxConnectionsPerClient: ConnectionLimitReason.PerClient,
+  TlsHandshakeFailed: "tls_handshake_failed",
+} as const;
+type AcceptRejection = (typeof AcceptRejection)[keyof typeof AcceptRejection];
+
+/** Warning logged once per window and reason when a connection is rejected. */
+const REJECTION_MESSAGES: Record<AcceptRejection, string> = {
+  address_not_allowed: "connection rejected: the client address is not in --allowed-cidrs",
+  max_connections_global: "connection rejected: the gateway has reached --max-connections",
+  max_connections_per_client:
+    "connection rejected: the client has reached --max-connections-per-client",
+  tls_handshake_failed: "connection rejected: TLS handshake failed",
+};
 
 /**
  * Vault keeps one audit connection open and idle between requests. When the gateway closes
@@ -51,6 +80,20 @@ export interface TcpSourceOptions {
    * sources and off for HashicorpVault sources.
    */
   readonly idleTimeoutMs?: number;
+  /** Client networks allowed to connect; undefined allows every address. */
+  readonly allowedAddresses?: BlockList;
+  /**
+   * Connection counts shared by every source of the gateway, which enforce the global and
+   * per-client limits; undefined leaves only `maxConnections`.
+   */
+  readonly connectionLimits?: ConnectionLimits;
+  /**
+   * Message-rate limit of each connection; undefined turns it off. HashicorpVault sources
+   * ignore it: pausing the audit socket would make Vault fail its clients' requests.
+   */
+  readonly messageRate?: MessageRateLimit;
+  /** Certificate files to serve TLS with; undefined serves plain TCP. */
+  readonly tls?: TlsFiles;
 }
 
 /** Host and port that a started source listens on. */
@@ -71,6 +114,13 @@ export class TcpSource {
   private readonly graceMs: number;
   private readonly dropWarnings = new LogRateLimiter(1, 10_000);
   private readonly droppedConnections: { inc(): void };
+  private readonly rejectedConnections: Record<AcceptRejection, { inc(): void }>;
+  private readonly rejectionWarnings = new Map<AcceptRejection, LogRateLimiter>();
+  /** Server that runs the TLS handshake on sockets `server` accepted; it never listens itself. */
+  private readonly tlsServer: TlsServer | undefined;
+  /** Accepted sockets whose TLS handshake has not finished, by remote address and port. */
+  private readonly handshakes = new Map<string, Socket>();
+  private unsubscribeTls: (() => void) | undefined;
   private listening = false;
   private closePromise: Promise<void> | undefined;
 
@@ -102,8 +152,16 @@ export class TcpSource {
       rejectedIdentifiers,
       idleTimeouts: metrics.connectionsClosed.labels({ ...labels, reason: "idle_timeout" }),
       idleTimeoutMs: options.idleTimeoutMs ?? defaultIdleTimeoutMs(source),
+      messageRate: source.type === SourceType.HashicorpVault ? undefined : options.messageRate,
+      throttles: metrics.connectionsThrottled.labels(labels),
       logger: options.logger,
     };
+    this.rejectedConnections = Object.fromEntries(
+      Object.values(AcceptRejection).map((reason) => [
+        reason,
+        metrics.connectionsClosed.labels({ ...labels, reason }),
+      ]),
+    ) as Record<AcceptRejection, { inc(): void }>;
     this.droppedConnections = metrics.connectionsClosed.labels({
       ...labels,
       reason: "max_connections",
@@ -113,6 +171,7 @@ export class TcpSource {
     this.server = createServer((socket) => this.accept(socket));
     this.server.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.server.on("drop", (data) => this.warnDropped(data?.remoteAddress));
+    this.tlsServer = options.tls && this.createTlsServer(options.tls);
   }
 
   /** Open connections. */
@@ -138,12 +197,17 @@ export class TcpSource {
           this.options.logger.error({ err: error }, "listener failed"),
         );
         this.listening = true;
+        this.unsubscribeTls = this.options.tls?.subscribe((secureContext) => {
+          this.tlsServer?.setSecureContext(secureContext);
+        });
 
         const bound = this.address();
         this.options.logger.info(
           {
             address: formatAddress(bound.host, bound.port),
             sourceType: this.options.source.type,
+            tls: this.tlsServer !== undefined,
+            clientCertificateRequired: this.options.tls?.clientCertificateRequired ?? false,
             ...this.context.extractionSettings,
           },
           "listening for JSON documents",
@@ -188,17 +252,127 @@ export class TcpSource {
 
   private async closeAll(): Promise<void> {
     const serverClosed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.unsubscribeTls?.();
+    for (const socket of this.handshakes.values()) socket.destroy();
     const open = [...this.connections];
     await Promise.all(open.map((connection) => connection.end(this.graceMs)));
     await serverClosed;
     this.options.logger.info({ closedConnections: open.length }, "source closed");
   }
 
+  /**
+   * Checks a new socket against the allowed networks and the global and per-client limits,
+   * then starts the TLS handshake or reads documents. A rejected socket is destroyed.
+   */
   private accept(socket: Socket): void {
     if (this.closePromise !== undefined) {
       socket.destroy();
       return;
     }
+    const { remoteAddress } = socket;
+    const allowed = this.options.allowedAddresses;
+    if (allowed !== undefined && !isAddressAllowed(allowed, remoteAddress)) {
+      this.rejectConnection(socket, AcceptRejection.AddressNotAllowed);
+      return;
+    }
+    const limits = this.options.connectionLimits;
+    const limitReached = limits?.acquire(remoteAddress);
+    if (limitReached !== undefined) {
+      this.rejectConnection(socket, limitReached);
+      return;
+    }
+    if (limits !== undefined) socket.once("close", () => limits.release(remoteAddress));
+
+    if (this.tlsServer === undefined) {
+      this.open(socket);
+      return;
+    }
+    const key = socketKey(socket);
+    this.handshakes.set(key, socket);
+    socket.once("close", () => this.handshakes.delete(key));
+    // The TLS server wraps the socket in a TLSSocket and emits 'secureConnection' or
+    // 'tlsClientError' when the handshake ends.
+    this.tlsServer.emit("connection", socket);
+  }
+
+  private createTlsServer(tls: TlsFiles): TlsServer {
+    // rejectUnauthorized is false so that a client certificate that fails verification
+    // reaches onSecureConnection, which counts and logs it before closing the connection.
+    const server = createTlsServer(
+      {
+        ...tls.secureContextOptions,
+        requestCert: tls.clientCertificateRequired,
+        rejectUnauthorized: false,
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      },
+      (socket) => this.onSecureConnection(socket),
+    );
+    server.on("tlsClientError", (error, socket) => {
+      this.handshakeFailed(socket.remoteAddress, (error as NodeJS.ErrnoException).code, error);
+      // Node.js leaves the socket open after a handshake timeout, so it is closed here.
+      socket.destroy();
+    });
+    return server;
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    this.handshakes.delete(socketKey(socket));
+    if (this.closePromise !== undefined) {
+      socket.destroy();
+      return;
+    }
+    if (this.options.tls?.clientCertificateRequired && !socket.authorized) {
+      const reason = String(socket.authorizationError ?? "no client certificate");
+      this.handshakeFailed(socket.remoteAddress, reason, undefined);
+      socket.destroy();
+      return;
+    }
+    this.open(socket);
+  }
+
+  private handshakeFailed(
+    remoteAddress: string | undefined,
+    code: string | undefined,
+    error: Error | undefined,
+  ): void {
+    this.rejectedConnections[AcceptRejection.TlsHandshakeFailed].inc();
+    this.warnRejected(AcceptRejection.TlsHandshakeFailed, {
+      remoteAddress,
+      code,
+      error: error?.message,
+    });
+  }
+
+  private rejectConnection(socket: Socket, reason: AcceptRejection): void {
+    this.rejectedConnections[reason].inc();
+    const limits = this.options.connectionLimits;
+    this.warnRejected(reason, {
+      remoteAddress: socket.remoteAddress,
+      ...(reason === AcceptRejection.MaxConnectionsGlobal && {
+        maxConnections: limits?.maxConnections,
+      }),
+      ...(reason === AcceptRejection.MaxConnectionsPerClient && {
+        maxConnectionsPerClient: limits?.maxConnectionsPerClient,
+      }),
+    });
+    socket.destroy();
+  }
+
+  private warnRejected(reason: AcceptRejection, fields: Record<string, unknown>): void {
+    let limiter = this.rejectionWarnings.get(reason);
+    if (limiter === undefined) {
+      limiter = new LogRateLimiter(1, 10_000);
+      this.rejectionWarnings.set(reason, limiter);
+    }
+    const permit = limiter.take();
+    if (!permit.allowed) return;
+    this.options.logger.warn(
+      { reason, ...fields, suppressedWarnings: permit.suppressed },
+      REJECTION_MESSAGES[reason],
+    );
+  }
+
+  private open(socket: Socket): void {
     const connection = new TcpConnection(socket, this.context);
     this.connections.add(connection);
     void connection.closed.then(() => this.connections.delete(connection));
@@ -217,4 +391,9 @@ export class TcpSource {
       "connection refused: the source has reached maxConnections",
     );
   }
+}
+
+/** Returns a key that identifies an open connection by its remote address and port. */
+function socketKey(socket: Socket): string {
+  return `${socket.remoteAddress ?? "unknown"}|${socket.remotePort ?? 0}`;
 }

@@ -7,6 +7,8 @@ import {
   DEFAULT_TCP_HOST,
   DEFAULT_TCP_PORT,
   DEFAULT_VAULT_OPERATIONS,
+  DEFAULT_WEBHOOK_ADDRESS,
+  DEFAULT_WEBHOOK_PATH,
   DestinationType,
   SUPPORTED_DESTINATION_TYPES,
   SUPPORTED_SOURCE_TYPES,
@@ -15,6 +17,7 @@ import {
   type ExternalSecretDestination,
   type NotificationSource,
   type ReloaderConfig,
+  type WebhookAuth,
 } from "./config-schema.js";
 import {
   ConfigError,
@@ -206,7 +209,82 @@ function toSource(
   }
 
   if (type === SourceType.HashicorpVault) return toVaultSource(source, index);
+  if (type === SourceType.Webhook) return toWebhookSource(source, index, problems);
   return toTcpSocketSource(source, index, problems);
+}
+
+function toWebhookSource(
+  source: ConfigDocument["spec"]["notificationSources"][number],
+  index: number,
+  problems: ConfigProblem[],
+): NotificationSource | undefined {
+  const path = `spec.notificationSources[${index}].webhook`;
+  const settings = source.webhook ?? {};
+  const found: ConfigProblem[] = [];
+
+  const identifierPathOnPayload = settings.identifierPathOnPayload ?? DEFAULT_IDENTIFIER_PATH;
+  try {
+    compileIdentifierPath(identifierPathOnPayload);
+  } catch (error) {
+    if (!(error instanceof IdentifierPathError)) throw error;
+    found.push({ path: `${path}.identifierPathOnPayload`, message: error.message });
+  }
+
+  const address = settings.address ?? DEFAULT_WEBHOOK_ADDRESS;
+  const listen = parseListenAddress(address);
+  if (listen === undefined) {
+    found.push({
+      path: `${path}.address`,
+      message:
+        `must be host:port, :port or [IPv6]:port with a port from 1 to 65535, ` +
+        `got ${JSON.stringify(address)}`,
+    });
+  }
+
+  const basicAuth = settings.webhookAuth?.basicAuth;
+  const bearerToken = settings.webhookAuth?.bearerToken;
+  let auth: WebhookAuth | undefined;
+  if (basicAuth !== undefined && bearerToken !== undefined) {
+    found.push({
+      path: `${path}.webhookAuth`,
+      message: "set either basicAuth or bearerToken, not both",
+    });
+  } else if (basicAuth !== undefined) {
+    auth = {
+      kind: "basic",
+      username: basicAuth.usernameSecretRef,
+      password: basicAuth.passwordSecretRef,
+    };
+  } else if (bearerToken !== undefined) {
+    auth = { kind: "bearer", token: bearerToken.bearerTokenSecretRef };
+  }
+
+  problems.push(...found);
+  if (found.length > 0 || listen === undefined) return undefined;
+  return Object.freeze({
+    type: SourceType.Webhook,
+    index,
+    host: listen.host,
+    port: listen.port,
+    path: settings.path ?? DEFAULT_WEBHOOK_PATH,
+    identifierPathOnPayload,
+    maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    ...(auth === undefined ? {} : { auth: Object.freeze(auth) }),
+  });
+}
+
+/**
+ * Splits a Go-style listen address (`host:port`, `:port` or `[IPv6]:port`); an empty host
+ * means every IPv4 address (`0.0.0.0`). Returns undefined when the text is not such an
+ * address or the port is outside 1-65535.
+ */
+export function parseListenAddress(address: string): { host: string; port: number } | undefined {
+  const match = /^(?:\[([^\]]+)\]|([^:\[\]\s]*)):(\d{1,5})$/.exec(address);
+  if (match === null) return undefined;
+  const port = Number(match[3]);
+  if (port < 1 || port > 65535) return undefined;
+  const host = match[1] ?? match[2] ?? "";
+  return { host: host === "" ? "0.0.0.0" : host, port };
 }
 
 function toVaultSource(
@@ -325,6 +403,22 @@ function addressesCollide(a: NotificationSource, b: NotificationSource): boolean
   return a.host === b.host || WILDCARD_HOSTS.has(a.host) || WILDCARD_HOSTS.has(b.host);
 }
 
+/** Webhook sources with the same host and port share one HTTP server, routed by path. */
+function sharesHttpServer(a: NotificationSource, b: NotificationSource): boolean {
+  return (
+    a.type === SourceType.Webhook &&
+    b.type === SourceType.Webhook &&
+    a.host === b.host &&
+    a.port === b.port
+  );
+}
+
+/** Names the field that sets a source's listen address, for collision messages. */
+function addressField(source: NotificationSource): string {
+  const field = SOURCE_FIELDS[source.type];
+  return source.type === SourceType.Webhook ? `${field}.address` : `${field}.port`;
+}
+
 function crossConfigProblems(configs: readonly ReloaderConfig[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const names = new Set<string>();
@@ -341,13 +435,32 @@ function crossConfigProblems(configs: readonly ReloaderConfig[]): ConfigProblem[
 
     for (const source of config.sources) {
       const owner = `${config.name} spec.notificationSources[${source.index}]`;
-      const previous = listeners.find((listener) => addressesCollide(listener.source, source));
+      const previous = listeners.find(
+        (listener) =>
+          addressesCollide(listener.source, source) && !sharesHttpServer(listener.source, source),
+      );
       if (previous !== undefined) {
         problems.push({
-          path: `${owner}.${SOURCE_FIELDS[source.type]}.port`,
+          path: `${owner}.${addressField(source)}`,
           message:
             `listen address ${source.host}:${source.port} collides with ` +
             `${previous.source.host}:${previous.source.port} of ${previous.owner}; pick another port`,
+        });
+      }
+
+      const samePath = listeners.find(
+        (listener) =>
+          sharesHttpServer(listener.source, source) &&
+          listener.source.type === SourceType.Webhook &&
+          source.type === SourceType.Webhook &&
+          listener.source.path === source.path,
+      );
+      if (samePath !== undefined && source.type === SourceType.Webhook) {
+        problems.push({
+          path: `${owner}.webhook.path`,
+          message:
+            `path ${source.path} on ${source.host}:${source.port} is already served for ` +
+            `${samePath.owner}; pick another path or address`,
         });
       }
       listeners.push({ source, owner });

@@ -21,6 +21,12 @@ export const DEFAULT_IDENTIFIER_PATH = "0.data.ObjectName";
 /** Largest JSON document a TCP source accepts, in bytes, when `maxMessageBytes` is absent. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
+/** Listen address of a Webhook source when `address` is absent, as the original Reloader defaults it. */
+export const DEFAULT_WEBHOOK_ADDRESS = ":8090";
+
+/** HTTP path of a Webhook source when `path` is absent. */
+export const DEFAULT_WEBHOOK_PATH = "/webhook";
+
 /** Vault audit operations that count as secret writes when `operations` is absent. */
 export const DEFAULT_VAULT_OPERATIONS: readonly string[] = ["create", "update", "patch"];
 
@@ -37,11 +43,12 @@ export const SourceType = {
 } as const;
 export type SourceType = (typeof SourceType)[keyof typeof SourceType];
 
-// TODO: Webhook and the cloud sources are described in the schema but not served yet, so a
-// Config that uses them is rejected at load time.
+// TODO: the cloud sources, KubernetesSecret and Mock are described in the schema but not
+// served yet, so a Config that uses them is rejected at load time.
 export const SUPPORTED_SOURCE_TYPES: readonly SourceType[] = [
   SourceType.TCPSocket,
   SourceType.HashicorpVault,
+  SourceType.Webhook,
 ];
 
 export const DestinationType = {
@@ -90,6 +97,68 @@ export const HashicorpVaultSchema = Type.Object(
   strict,
 );
 
+/**
+ * Reference to one key of a Kubernetes Secret. The gateway reads it from a directory where
+ * the Secret is mounted instead of from the Kubernetes API; see `secretKeyFile`.
+ */
+export const SecretKeySelectorSchema = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+    }),
+    namespace: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" }),
+    ),
+    key: Type.String({ minLength: 1, maxLength: 253, pattern: "^[-._a-zA-Z0-9]+$" }),
+  },
+  strict,
+);
+
+/** Credentials a Webhook source requires; field names follow the original Reloader. */
+export const WebhookAuthSchema = Type.Object(
+  {
+    basicAuth: Type.Optional(
+      Type.Object(
+        { usernameSecretRef: SecretKeySelectorSchema, passwordSecretRef: SecretKeySelectorSchema },
+        strict,
+      ),
+    ),
+    bearerToken: Type.Optional(
+      Type.Object({ bearerTokenSecretRef: SecretKeySelectorSchema }, strict),
+    ),
+  },
+  strict,
+);
+
+/**
+ * Settings of a Webhook source. `path`, `address`, `identifierPathOnPayload`, `webhookAuth`
+ * and `retryPolicy` come from the original Reloader's `WebhookConfig`; `maxMessageBytes` is
+ * an extension of this gateway.
+ */
+export const WebhookSchema = Type.Object(
+  {
+    path: Type.Optional(Type.String({ minLength: 1, pattern: "^/[^?#\\s]*$" })),
+    /** `host:port`, `:port` or `[IPv6]:port`; an empty host listens on every IPv4 address. */
+    address: Type.Optional(Type.String({ minLength: 1 })),
+    identifierPathOnPayload: Type.Optional(Type.String({ minLength: 1 })),
+    webhookAuth: Type.Optional(WebhookAuthSchema),
+    /** Accepted for compatibility and ignored; see docs/configuration.md. */
+    retryPolicy: Type.Optional(
+      Type.Object(
+        {
+          maxRetries: Type.Optional(Type.Integer({ minimum: 0 })),
+          algorithm: Type.Optional(Type.String()),
+        },
+        strict,
+      ),
+    ),
+    maxMessageBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 64 * 1024 * 1024 })),
+  },
+  strict,
+);
+
 export const LabelSelectorRequirementSchema = Type.Object(
   {
     key: Type.String({ minLength: 1 }),
@@ -126,7 +195,7 @@ export const NotificationSourceSchema = Type.Object(
     type: Type.String({ minLength: 1 }),
     tcpSocket: Type.Optional(TcpSocketSchema),
     hashicorpVault: Type.Optional(HashicorpVaultSchema),
-    webhook: Type.Optional(Type.Unknown()),
+    webhook: Type.Optional(WebhookSchema),
     awsSqs: Type.Optional(Type.Unknown()),
     azureEventGrid: Type.Optional(Type.Unknown()),
     googlePubSub: Type.Optional(Type.Unknown()),
@@ -201,7 +270,35 @@ export interface HashicorpVaultSource {
   readonly maxMessageBytes: number;
 }
 
-export type NotificationSource = TcpSocketSource | HashicorpVaultSource;
+/** One key of a Kubernetes Secret, as a Config references it. */
+export type SecretKeySelector = Static<typeof SecretKeySelectorSchema>;
+
+/** Credentials a Webhook source requires of every request. */
+export type WebhookAuth =
+  | {
+      readonly kind: "basic";
+      readonly username: SecretKeySelector;
+      readonly password: SecretKeySelector;
+    }
+  | { readonly kind: "bearer"; readonly token: SecretKeySelector };
+
+/** A Webhook source after defaults are applied and `address` is split. */
+export interface WebhookSource {
+  readonly type: typeof SourceType.Webhook;
+  /** Position in `spec.notificationSources`, used in logs and job data. */
+  readonly index: number;
+  readonly host: string;
+  readonly port: number;
+  /** HTTP path that takes POST requests, starting with `/`. */
+  readonly path: string;
+  readonly identifierPathOnPayload: string;
+  /** Largest accepted request body in bytes. */
+  readonly maxMessageBytes: number;
+  /** Absent when the source takes requests without credentials. */
+  readonly auth?: WebhookAuth;
+}
+
+export type NotificationSource = TcpSocketSource | HashicorpVaultSource | WebhookSource;
 
 /** A loaded, validated and defaulted Config; frozen after loading. */
 export interface ReloaderConfig {

@@ -34,6 +34,10 @@ export const MessageResult = {
   NotString: "not_string",
   Oversize: "oversize",
   RejectedIdentifier: "rejected_identifier",
+  /** A Webhook request without the configured credentials, answered with 401. */
+  Unauthorized: "unauthorized",
+  /** A valid Webhook request whose jobs Redis did not store in time, answered with 503. */
+  Unavailable: "unavailable",
 } as const;
 export type MessageResult = (typeof MessageResult)[keyof typeof MessageResult];
 
@@ -50,10 +54,18 @@ export interface GatewayMetrics {
   readonly openConnections: Gauge<SourceLabels>;
   /** `reloader_gateway_enqueue_latency_seconds`: from reading a document to its job in Redis. */
   readonly enqueueLatency: Histogram<never>;
+  /** `reloader_gateway_identifiers_coalesced_total{config, source}`: triggers joined to a waiting one. */
+  readonly identifiersCoalesced: Counter<SourceLabels>;
+  /** `reloader_gateway_identifiers_shed_total{config, source}`: identifiers dropped past the bound. */
+  readonly identifiersShed: Counter<SourceLabels>;
+  /** `reloader_gateway_pending_identifiers`: identifiers waiting in memory for Redis. */
+  readonly pendingIdentifiers: Gauge<never>;
   /** `reloader_gateway_rejected_identifiers_total{config, source, reason}`: identifiers refused. */
   readonly rejectedIdentifiers: Counter<SourceLabels | "reason">;
   /** `reloader_gateway_connections_closed_total{config, source, reason}`: connections the gateway ended. */
   readonly connectionsClosed: Counter<SourceLabels | "reason">;
+  /** `reloader_gateway_connections_throttled_total{config, source}`: reading paused by the message-rate limit. */
+  readonly connectionsThrottled: Counter<SourceLabels>;
 }
 
 /** Metric names, for tests and dashboards. */
@@ -63,7 +75,11 @@ export const GatewayMetricName = {
   OpenConnections: "reloader_gateway_open_connections",
   EnqueueLatency: "reloader_gateway_enqueue_latency_seconds",
   RejectedIdentifiers: "reloader_gateway_rejected_identifiers_total",
+  IdentifiersCoalesced: "reloader_gateway_identifiers_coalesced_total",
+  IdentifiersShed: "reloader_gateway_identifiers_shed_total",
+  PendingIdentifiers: "reloader_gateway_pending_identifiers",
   ConnectionsClosed: "reloader_gateway_connections_closed_total",
+  ConnectionsThrottled: "reloader_gateway_connections_throttled_total",
 } as const;
 
 /**
@@ -104,6 +120,29 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
         registers: [registry],
       });
     }),
+    identifiersCoalesced: registered(registry, GatewayMetricName.IdentifiersCoalesced, () => {
+      return new Counter({
+        name: GatewayMetricName.IdentifiersCoalesced,
+        help: "Triggers of an identifier that was already waiting, joined into its job.",
+        labelNames: ["config", "source"],
+        registers: [registry],
+      });
+    }),
+    identifiersShed: registered(registry, GatewayMetricName.IdentifiersShed, () => {
+      return new Counter({
+        name: GatewayMetricName.IdentifiersShed,
+        help: "Identifiers dropped because the bound of identifiers waiting for Redis was reached.",
+        labelNames: ["config", "source"],
+        registers: [registry],
+      });
+    }),
+    pendingIdentifiers: registered(registry, GatewayMetricName.PendingIdentifiers, () => {
+      return new Gauge({
+        name: GatewayMetricName.PendingIdentifiers,
+        help: "Identifiers waiting in memory to be stored in Redis.",
+        registers: [registry],
+      });
+    }),
     rejectedIdentifiers: registered(registry, GatewayMetricName.RejectedIdentifiers, () => {
       return new Counter({
         name: GatewayMetricName.RejectedIdentifiers,
@@ -115,8 +154,19 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     connectionsClosed: registered(registry, GatewayMetricName.ConnectionsClosed, () => {
       return new Counter({
         name: GatewayMetricName.ConnectionsClosed,
-        help: "Connections the gateway closed itself: max_connections at accept, idle_timeout.",
+        help:
+          "Connections the gateway closed itself, by reason: max_connections (per source), " +
+          "max_connections_global, max_connections_per_client, address_not_allowed, " +
+          "tls_handshake_failed, idle_timeout.",
         labelNames: ["config", "source", "reason"],
+        registers: [registry],
+      });
+    }),
+    connectionsThrottled: registered(registry, GatewayMetricName.ConnectionsThrottled, () => {
+      return new Counter({
+        name: GatewayMetricName.ConnectionsThrottled,
+        help: "Times a connection's reading was paused because it sent documents above --max-messages-per-second.",
+        labelNames: ["config", "source"],
         registers: [registry],
       });
     }),

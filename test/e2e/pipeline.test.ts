@@ -195,3 +195,36 @@ describe("pipeline with the vault config", () => {
     assert.equal(count("missing_identifier"), 0);
   });
 });
+
+describe("pipeline with the webhook config", () => {
+  let pipeline: Pipeline;
+  before(async () => {
+    pipeline = await startPipeline("config-webhook.yaml");
+  });
+  after(async () => {
+    const codes = await pipeline.stop();
+    assert.deepEqual(codes, { gateway: 0, worker: 0 }, "both tiers exit 0 on SIGTERM");
+  });
+
+  it("patches the target of a POST", { timeout: 60_000 }, async () => {
+    // rewriteConfig gives the Webhook source the port that TCP sources get.
+    const response = await fetch(`http://127.0.0.1:${pipeline.tcpPort}/webhook`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ "0": { data: { ObjectName: "payments/stripe-key" } } }),
+    });
+    assert.equal(response.status, 202);
+    const body = (await response.json()) as { jobIds: string[] };
+    assert.equal(body.jobIds.length, 1);
+
+    await pipeline.waitForCompleted(1, 1);
+    assert.deepEqual(patchCounts(pipeline, 0), { "payments/stripe": 1 });
+    assertAnnotations(pipeline, new Set(["payments/stripe"]), "Webhook");
+  });
+
+  it("counts the accepted request", async () => {
+    const metrics = await pipeline.gatewayMetrics();
+    const labels = { config: "webhook-default", result: "accepted" };
+    assert.equal(metricValue(metrics, "reloader_gateway_messages_total", labels), 1);
+  });
+});

@@ -43,7 +43,7 @@ describe("RotationEnqueuer batching", () => {
 
   test("partial batch waits for flushDelayMs", async () => {
     const queue = new FakeQueue();
-    const { enqueuer } = createEnqueuer(queue, { flushDelayMs: 30 });
+    const { enqueuer } = createEnqueuer(queue, { flushDelayMs: 30, coalesceWindowMs: 0 });
     enqueuer.enqueue(rotationEvent("a"));
     enqueuer.enqueue(rotationEvent("b"));
     assert.equal(queue.batches.length, 0);
@@ -144,37 +144,92 @@ describe("RotationEnqueuer failures", () => {
   });
 });
 
-describe("RotationEnqueuer back-pressure", () => {
-  test("saturated until the backlog drains", async () => {
+describe("RotationEnqueuer coalescing", () => {
+  test("a burst becomes one job", async () => {
     const queue = new FakeQueue();
-    queue.hold();
-    const { enqueuer } = createEnqueuer(queue, {
-      maxBatchSize: 4,
-      highWaterMark: 10,
-      lowWaterMark: 5,
+    const { enqueuer, registry } = createEnqueuer(queue, { coalesceWindowMs: 50 });
+    for (let i = 0; i < 5; i++) enqueuer.enqueue(rotationEvent("app/db-password"));
+    enqueuer.enqueue(rotationEvent("app/other"));
+    assert.equal(queue.batches.length, 0, "nothing is sent before the window ends");
+
+    await sleep(120);
+    assert.deepEqual(queue.identifiers, ["app/db-password", "app/other"]);
+    const coalesced = await readMetricValue(registry, GatewayMetricName.IdentifiersCoalesced, {
+      config: "test",
+      source: "0",
     });
-    for (const name of names(9)) enqueuer.enqueue(rotationEvent(name));
-    assert.equal(enqueuer.saturated, false);
-    enqueuer.enqueue(rotationEvent("id/9"));
-    assert.equal(enqueuer.saturated, true);
-    assert.equal(enqueuer.backlog, 10);
-
-    let drained = 0;
-    enqueuer.whenDrained(() => (drained += 1));
-    await sleep(20);
-    assert.equal(drained, 0);
-
-    queue.release();
+    assert.equal(coalesced, 4);
     await enqueuer.close();
-    assert.equal(drained, 1);
-    assert.equal(enqueuer.saturated, false);
-    assert.deepEqual(queue.identifiers, names(10));
   });
 
-  test("whenDrained calls back at once when idle", () => {
-    const { enqueuer } = createEnqueuer(new FakeQueue());
-    let called = false;
-    enqueuer.whenDrained(() => (called = true));
-    assert.equal(called, true);
+  test("a trigger after sending makes a new job", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer } = createEnqueuer(queue, { coalesceWindowMs: 20 });
+    enqueuer.enqueue(rotationEvent("app/db-password"));
+    await sleep(60);
+    assert.deepEqual(queue.identifiers, ["app/db-password"]);
+
+    enqueuer.enqueue(rotationEvent("app/db-password"));
+    await sleep(60);
+    assert.deepEqual(queue.identifiers, ["app/db-password", "app/db-password"]);
+    await enqueuer.close();
+  });
+
+  test("a trigger during a slow send makes a new job", async () => {
+    const queue = new FakeQueue();
+    queue.hold();
+    const { enqueuer } = createEnqueuer(queue, { coalesceWindowMs: 10 });
+    enqueuer.enqueue(rotationEvent("app/db-password"));
+    await sleep(40);
+    assert.equal(enqueuer.backlog, 1, "the first job is in flight");
+
+    enqueuer.enqueue(rotationEvent("app/db-password"));
+    queue.release();
+    await enqueuer.close();
+    assert.deepEqual(queue.identifiers, ["app/db-password", "app/db-password"]);
+  });
+
+  test("Configs are coalesced apart", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer } = createEnqueuer(queue, { coalesceWindowMs: 60_000 });
+    enqueuer.enqueue(rotationEvent("app/db-password"));
+    enqueuer.enqueue({ ...rotationEvent("app/db-password"), configName: "other" });
+    await enqueuer.close();
+    assert.equal(queue.identifiers.length, 2);
+  });
+});
+
+describe("RotationEnqueuer bound", () => {
+  test("identifiers past the bound are shed", async () => {
+    const queue = new FakeQueue();
+    const { enqueuer, registry, lines } = createEnqueuer(queue, {
+      coalesceWindowMs: 60_000,
+      maxPendingIdentifiers: 3,
+    });
+    for (const name of names(5)) enqueuer.enqueue(rotationEvent(name));
+    enqueuer.enqueue(rotationEvent("id/0"));
+
+    assert.equal(enqueuer.full, true);
+    const shed = await readMetricValue(registry, GatewayMetricName.IdentifiersShed, {
+      config: "test",
+      source: "0",
+    });
+    assert.equal(shed, 2);
+    const pending = await readMetricValue(registry, GatewayMetricName.PendingIdentifiers, {});
+    assert.equal(pending, 3);
+    assert.equal(lines.filter((line) => line.level === 40).length, 1, "one rate-limited warning");
+
+    await enqueuer.close();
+    assert.deepEqual(queue.identifiers, names(3));
+    assert.equal(enqueuer.full, false);
+  });
+
+  test("identifiers wait while Redis fails", async () => {
+    const queue = new FakeQueue();
+    queue.failuresLeft = 5;
+    const { enqueuer } = createEnqueuer(queue, { coalesceWindowMs: 0 });
+    for (const name of names(1000)) enqueuer.enqueue(rotationEvent(name));
+    await enqueuer.close();
+    assert.deepEqual(queue.identifiers, names(1000));
   });
 });

@@ -16,7 +16,7 @@ after(async () => {
 /** Starts a source on 127.0.0.1, port 0, whose enqueuer writes to `queue`. */
 async function startSource(
   queue: FakeQueue,
-  enqueuerOptions: { highWaterMark?: number; maxBatchSize?: number } = {},
+  enqueuerOptions: { maxBatchSize?: number } = {},
   sourceOptions: Partial<TcpSourceOptions> = {},
 ) {
   const metrics = createGatewayMetrics(createMetricsRegistry({ processMetrics: false }));
@@ -42,52 +42,28 @@ function documents(count: number): string {
   return text;
 }
 
-describe("TcpSource back-pressure", () => {
-  test("reading pauses while Redis is behind", async () => {
+describe("TcpSource with Redis behind", () => {
+  test("reading goes on while Redis is behind", async () => {
     const queue = new FakeQueue();
     queue.hold();
-    const { enqueuer, port } = await startSource(queue, { highWaterMark: 50, maxBatchSize: 10 });
+    const { enqueuer, port } = await startSource(queue, { maxBatchSize: 10 });
     const total = 20_000;
 
     const socket = await connectTo(port);
-    const sent = write(socket, documents(total));
-    await sleep(200);
-    const backlogWhilePaused = enqueuer.backlog;
-    await sleep(200);
+    const started = Date.now();
+    await write(socket, documents(total));
+    const writeMs = Date.now() - started;
+    const deadline = Date.now() + 5000;
+    while (enqueuer.backlog < total && Date.now() < deadline) await sleep(20);
 
-    assert.ok(backlogWhilePaused >= 50, `backlog ${backlogWhilePaused} never reached the mark`);
-    assert.ok(backlogWhilePaused < total, `backlog ${backlogWhilePaused}: reading never paused`);
-    assert.equal(enqueuer.backlog, backlogWhilePaused, "reading went on while saturated");
+    assert.equal(enqueuer.backlog, total, "every document was read while Redis held the batch");
+    assert.ok(writeMs < 2000, `writing took ${writeMs} ms`);
 
     queue.release();
-    await sent;
     await finish(socket);
     await enqueuer.close();
     const expected = Array.from({ length: total }, (_, i) => `bulk/${i}`);
     assert.deepEqual(queue.identifiers, expected);
-  });
-
-  test("close() reads what paused senders wrote", async () => {
-    const queue = new FakeQueue();
-    queue.hold();
-    const { source, enqueuer, port } = await startSource(queue, {
-      highWaterMark: 50,
-      maxBatchSize: 10,
-    });
-    const total = 2000;
-
-    const socket = await connectTo(port);
-    socket.on("error", () => undefined);
-    void write(socket, documents(total)).catch(() => undefined);
-    await sleep(200);
-    assert.ok(enqueuer.backlog < total, `backlog ${enqueuer.backlog}: reading never paused`);
-
-    const closed = source.close();
-    socket.end();
-    await closed;
-    assert.equal(enqueuer.backlog, total, "every document written before close was read");
-    queue.release();
-    await enqueuer.close();
   });
 });
 

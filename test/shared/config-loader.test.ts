@@ -211,6 +211,7 @@ ${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
     - type: TCPSocket
       tcpSocket: {port: 9001, identifierPathOnPayload: "a|b"}
     - type: Webhook
+      webhook: {address: "8090"}
     - type: TCPSocket
       tcpSocket: {port: -1}
   destinationsToWatch:
@@ -224,7 +225,7 @@ ${source("0.0.0.0")}${source("127.0.0.1")}  destinationsToWatch:
       "spec.destinationsToWatch[0].type",
       "spec.destinationsToWatch[1].externalSecret.labelSelectors.matchExpressions[0].values",
       "spec.notificationSources[0].tcpSocket.identifierPathOnPayload",
-      "spec.notificationSources[1].type",
+      "spec.notificationSources[1].webhook.address",
       "spec.notificationSources[2].tcpSocket.port",
     ]);
   });
@@ -413,6 +414,213 @@ describe("config loader for HashicorpVault sources", () => {
     assert.match(
       problems[0] ?? "",
       /^sample spec\.notificationSources\[1\]\.hashicorpVault\.port: listen address 127\.0\.0\.1:9000 collides with 0\.0\.0\.0:9000/,
+    );
+  });
+});
+
+describe("config loader for Webhook sources", () => {
+  /** Returns a Config text named `name` whose sources are the YAML list items `sources`. */
+  const configWith = (
+    sources: string,
+    name = "sample",
+  ) => `apiVersion: reloader.external-secrets.io/v1alpha1
+kind: Config
+metadata:
+  name: ${name}
+spec:
+  notificationSources:
+${sources}
+  destinationsToWatch:
+    - externalSecret: {}
+`;
+
+  it("applies defaults without webhook", () => {
+    const [config] = parseConfigText(configWith("    - type: Webhook"), "inline.yaml");
+    assert.deepEqual(config?.sources, [
+      {
+        type: "Webhook",
+        index: 0,
+        host: "0.0.0.0",
+        port: 8090,
+        path: "/webhook",
+        identifierPathOnPayload: "0.data.ObjectName",
+        maxMessageBytes: 1048576,
+      },
+    ]);
+  });
+
+  it("loads every webhook field", () => {
+    const [config] = parseConfigText(
+      configWith(`    - type: Webhook
+      webhook:
+        path: /hooks/rotate
+        address: "127.0.0.1:9443"
+        identifierPathOnPayload: "#.name"
+        maxMessageBytes: 4096
+        retryPolicy: {maxRetries: 3, algorithm: linear}
+        webhookAuth:
+          basicAuth:
+            usernameSecretRef: {name: hook-auth, namespace: reloader, key: username}
+            passwordSecretRef: {name: hook-auth, namespace: reloader, key: password}
+    - type: Webhook
+      webhook:
+        address: "[::1]:9444"
+        webhookAuth:
+          bearerToken:
+            bearerTokenSecretRef: {name: hook-token, key: token}`),
+      "inline.yaml",
+    );
+    assert.deepEqual(config?.sources, [
+      {
+        type: "Webhook",
+        index: 0,
+        host: "127.0.0.1",
+        port: 9443,
+        path: "/hooks/rotate",
+        identifierPathOnPayload: "#.name",
+        maxMessageBytes: 4096,
+        auth: {
+          kind: "basic",
+          username: { name: "hook-auth", namespace: "reloader", key: "username" },
+          password: { name: "hook-auth", namespace: "reloader", key: "password" },
+        },
+      },
+      {
+        type: "Webhook",
+        index: 1,
+        host: "::1",
+        port: 9444,
+        path: "/webhook",
+        identifierPathOnPayload: "0.data.ObjectName",
+        maxMessageBytes: 1048576,
+        auth: { kind: "bearer", token: { name: "hook-token", key: "token" } },
+      },
+    ]);
+  });
+
+  it("names invalid webhook fields by path", () => {
+    const problems = problemsOf(
+      configWith(`    - type: Webhook
+      webhook:
+        path: no-slash
+        address: "host:70000"
+        identifierPathOnPayload: "a|b"
+        webhookAuth:
+          basicAuth:
+            usernameSecretRef: {name: auth, key: username}
+            passwordSecretRef: {name: auth, key: password}
+          bearerToken:
+            bearerTokenSecretRef: {name: auth, key: token}
+    - type: Webhook
+      webhook:
+        webhookAuth:
+          bearerToken:
+            bearerTokenSecretRef: {name: auth}`),
+    );
+    const paths = problems.map((problem) => problem.slice(0, problem.indexOf(": ")));
+    assert.deepEqual(paths.sort(), [
+      "spec.notificationSources[0].webhook.path",
+      "spec.notificationSources[1].webhook.webhookAuth.bearerToken.bearerTokenSecretRef.key",
+    ]);
+  });
+
+  it("checks address, auth and path once the schema passes", () => {
+    const problems = problemsOf(
+      configWith(`    - type: Webhook
+      webhook:
+        address: "host:70000"
+        identifierPathOnPayload: "a|b"
+        webhookAuth:
+          basicAuth:
+            usernameSecretRef: {name: auth, key: username}
+            passwordSecretRef: {name: auth, key: password}
+          bearerToken:
+            bearerTokenSecretRef: {name: auth, key: token}`),
+    );
+    const paths = problems.map((problem) => problem.slice(0, problem.indexOf(": ")));
+    assert.deepEqual(paths.sort(), [
+      "spec.notificationSources[0].webhook.address",
+      "spec.notificationSources[0].webhook.identifierPathOnPayload",
+      "spec.notificationSources[0].webhook.webhookAuth",
+    ]);
+    assert.match(problems.join("\n"), /got "host:70000"/);
+    assert.match(problems.join("\n"), /either basicAuth or bearerToken, not both/);
+  });
+
+  it("rejects tcpSocket on a Webhook source", () => {
+    const problems = problemsOf(
+      configWith(`    - type: Webhook
+      tcpSocket: {port: 9000}`),
+    );
+    assert.match(
+      problems[0] ?? "",
+      /\[0\]\.tcpSocket: does not belong to a source of type Webhook/,
+    );
+  });
+
+  it("shares one address across Configs by path", () => {
+    const text = [
+      configWith(
+        `    - type: Webhook
+      webhook: {address: ":9000", path: /a}`,
+        "team-a",
+      ),
+      configWith(
+        `    - type: Webhook
+      webhook: {address: ":9000", path: /b}`,
+        "team-b",
+      ),
+    ].join("---\n");
+    const configs = parseConfigText(text, "inline.yaml");
+    assert.equal(configs.length, 2);
+  });
+
+  it("rejects one path twice on one address", () => {
+    const text = [
+      configWith(
+        `    - type: Webhook
+      webhook: {address: ":9000"}`,
+        "team-a",
+      ),
+      configWith(
+        `    - type: Webhook
+      webhook: {address: ":9000"}`,
+        "team-b",
+      ),
+    ].join("---\n");
+    const problems = problemsOf(text);
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /^team-b spec\.notificationSources\[0\]\.webhook\.path: path \/webhook on 0\.0\.0\.0:9000 is already served for team-a/,
+    );
+  });
+
+  it("rejects a webhook on a TCP source's port", () => {
+    const problems = problemsOf(
+      configWith(`    - type: TCPSocket
+      tcpSocket: {port: 9000}
+    - type: Webhook
+      webhook: {address: "127.0.0.1:9000"}`),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /\[1\]\.webhook\.address: listen address 127\.0\.0\.1:9000 collides with 0\.0\.0\.0:9000/,
+    );
+  });
+
+  it("rejects webhooks on overlapping hosts of one port", () => {
+    const problems = problemsOf(
+      configWith(`    - type: Webhook
+      webhook: {address: ":9000", path: /a}
+    - type: Webhook
+      webhook: {address: "127.0.0.1:9000", path: /b}`),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /\[1\]\.webhook\.address: listen address 127\.0\.0\.1:9000 collides/,
     );
   });
 });

@@ -24,3 +24,20 @@ export function projectRoot(): string {
 export function fixturePath(name: string): string {
   return join(ROOT, "test", "fixtures", name);
 }
+
+/**
+ * Returns a Config document with one TCPSocket source on 127.0.0.1:`port` that watches
+ * every ExternalSecret.
+ */
+export function loopbackTcpConfig(name: string, port: number): string {
+  return `apiVersion: reloader.external-secrets.io/v1alpha1
+kind: Config
+metadata: {name: ${name}}
+spec:
+  notificationSources:
+    - type: TCPSocket
+      tcpSocket: {host: 127.0.0.1, port: ${port}}
+  destinationsToWatch:
+    - externalSecret: {}
+`;
+}

@@ -45,14 +45,22 @@ const TCP_SETTINGS_FIELDS: Record<string, string> = {
 
 /**
  * Rewrites a Config fixture to listen on `port` at 127.0.0.1, so the test stays on loopback
- * and never collides with another test's port. TCPSocket and HashicorpVault sources are
- * rewritten, and other source types are left as they are.
+ * and never collides with another test's port. TCPSocket and HashicorpVault sources get
+ * `host` and `port`, Webhook sources get `address`, and other source types are left as they
+ * are.
  */
 async function rewriteConfig(name: string, port: number, file: string): Promise<void> {
   const document = parseDocument(await readFile(fixturePath(name), "utf8"));
   const sources = document.getIn(["spec", "notificationSources"]) as { items: unknown[] };
   sources.items.forEach((_item, index) => {
     const type = String(document.getIn(["spec", "notificationSources", index, "type"]));
+    if (type === "Webhook") {
+      document.setIn(
+        ["spec", "notificationSources", index, "webhook", "address"],
+        `127.0.0.1:${port}`,
+      );
+      return;
+    }
     const field = TCP_SETTINGS_FIELDS[type];
     if (field === undefined) return;
     document.setIn(["spec", "notificationSources", index, field, "host"], "127.0.0.1");
@@ -181,7 +189,7 @@ export async function sendOverTcp(port: number, data: Buffer): Promise<void> {
 /** Reads a counter or gauge value from Prometheus text, matching every given label. */
 export function metricValue(text: string, name: string, labels: Record<string, string>): number {
   for (const line of text.split("\n")) {
-    if (!line.startsWith(`${name}{`)) continue;
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
     const matches = Object.entries(labels).every(([key, value]) =>
       line.includes(`${key}="${value}"`),
     );

@@ -1,0 +1,123 @@
+import {
+  boundedIntegerFlag,
+  stringFlag,
+  type FlagSpec,
+  type FlagValues,
+} from "../shared/cli-options.js";
+import { parseCidrs, splitCidrList } from "./cidr.js";
+import {
+  DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
+  DEFAULT_MAX_MESSAGES_PER_SECOND,
+  DEFAULT_MESSAGE_BURST,
+} from "./client-limits.js";
+import type { GatewayOptions } from "./gateway.js";
+import { tlsFilePaths } from "./tls-files.js";
+
+/** Largest value accepted by the connection and rate flags. */
+const MAX_LIMIT = 1_000_000;
+
+/** Flags of the gateway's network limits and TLS, besides the common ones. */
+export const GATEWAY_SECURITY_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "allowed-cidrs",
+    env: "ALLOWED_CIDRS",
+    description:
+      "comma-separated IPv4 and IPv6 networks (CIDR, such as 10.0.0.0/8,fd00::/8) that may connect to the sources; others are closed at accept. Empty allows every address",
+  },
+  {
+    name: "max-connections",
+    env: "MAX_CONNECTIONS",
+    description: "open connections across all sources, 1-1000000; more are closed at accept",
+    defaultValue: String(DEFAULT_MAX_GATEWAY_CONNECTIONS),
+  },
+  {
+    name: "max-connections-per-client",
+    env: "MAX_CONNECTIONS_PER_CLIENT",
+    description:
+      "open connections from one client IP address across all sources, 1-1000000; more are closed at accept",
+    defaultValue: String(DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+  },
+  {
+    name: "max-messages-per-second",
+    env: "MAX_MESSAGES_PER_SECOND",
+    description:
+      "documents per second one connection may send on average, 0-1000000; above it the gateway pauses reading that connection. 0 turns the limit off",
+    defaultValue: String(DEFAULT_MAX_MESSAGES_PER_SECOND),
+  },
+  {
+    name: "max-messages-burst",
+    env: "MAX_MESSAGES_BURST",
+    description: "documents one connection may send at once above that rate, 1-1000000",
+    defaultValue: String(DEFAULT_MESSAGE_BURST),
+  },
+  {
+    name: "tls-cert-file",
+    env: "TLS_CERT_FILE",
+    description:
+      "PEM certificate chain; with --tls-key-file every source serves TLS. The TLS files are checked every 5 s and reloaded when they change",
+  },
+  {
+    name: "tls-key-file",
+    env: "TLS_KEY_FILE",
+    description: "PEM private key of --tls-cert-file",
+  },
+  {
+    name: "tls-ca-file",
+    env: "TLS_CA_FILE",
+    description:
+      "PEM CA bundle; when set, clients must present a certificate signed by it (mutual TLS)",
+  },
+];
+
+/** Gateway options set by `GATEWAY_SECURITY_FLAGS`. */
+export type GatewaySecurityOptions = Pick<
+  GatewayOptions,
+  | "allowedCidrs"
+  | "maxConnections"
+  | "maxConnectionsPerClient"
+  | "maxMessagesPerSecond"
+  | "messageBurst"
+  | "tls"
+>;
+
+/**
+ * Reads `GATEWAY_SECURITY_FLAGS`.
+ *
+ * @throws UsageError naming the flag and value that are invalid.
+ */
+export function gatewaySecurityOptions(flags: FlagValues): GatewaySecurityOptions {
+  const allowedCidrs = splitCidrList([stringFlag(flags, "allowed-cidrs") ?? ""]);
+  parseCidrs(allowedCidrs);
+  const tls = tlsFilePaths({
+    certFile: nonEmpty(stringFlag(flags, "tls-cert-file")),
+    keyFile: nonEmpty(stringFlag(flags, "tls-key-file")),
+    caFile: nonEmpty(stringFlag(flags, "tls-ca-file")),
+  });
+  return {
+    allowedCidrs,
+    maxConnections: limitFlag(flags, "max-connections", DEFAULT_MAX_GATEWAY_CONNECTIONS, 1),
+    maxConnectionsPerClient: limitFlag(
+      flags,
+      "max-connections-per-client",
+      DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+      1,
+    ),
+    maxMessagesPerSecond: limitFlag(
+      flags,
+      "max-messages-per-second",
+      DEFAULT_MAX_MESSAGES_PER_SECOND,
+      0,
+    ),
+    messageBurst: limitFlag(flags, "max-messages-burst", DEFAULT_MESSAGE_BURST, 1),
+    ...(tls === undefined ? {} : { tls }),
+  };
+}
+
+function limitFlag(flags: FlagValues, name: string, fallback: number, minimum: number): number {
+  return boundedIntegerFlag(flags, name, fallback, { minimum, maximum: MAX_LIMIT });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

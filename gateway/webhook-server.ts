@@ -1,0 +1,363 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
+import type { WebhookSource } from "../shared/config-schema.js";
+import { compileIdentifierPath, type IdentifierPath } from "../shared/identifier-path.js";
+import { LogRateLimiter } from "../shared/log-rate-limiter.js";
+import type { Logger } from "../shared/logger.js";
+import { MessageResult, type GatewayMetrics } from "../shared/metrics.js";
+import { ROTATION_JOB_OPTIONS, type RotationEvent } from "../shared/queue-contract.js";
+import { formatAddress, ListenError } from "./listen-error.js";
+import { ROTATION_JOB_NAME, type RotationQueue } from "./rotation-enqueuer.js";
+import { loadWebhookAuthenticator, type WebhookAuthenticator } from "./webhook-auth.js";
+import { readWebhookPayload } from "./webhook-payload.js";
+
+/** Time a request waits for Redis to store its jobs before the server responds with 503. */
+export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
+
+/** `Retry-After` of a 503 response, in seconds. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** One Webhook source served by a `WebhookServer`. */
+export interface WebhookRoute {
+  readonly configName: string;
+  readonly source: WebhookSource;
+}
+
+/** Options of a `WebhookServer`. */
+export interface WebhookServerOptions {
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** Sources served on this address, each on its own `path`; paths must be unique. */
+  readonly routes: readonly WebhookRoute[];
+  readonly queue: RotationQueue;
+  /**
+   * Returns whether the Redis connection is known to be lost (closed or reconnecting). While
+   * it is, requests get a 503 response at once instead of after `enqueueTimeoutMs`.
+   */
+  readonly isRedisLost: () => boolean;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+  /** Directory where Secrets referenced by `webhookAuth` are mounted; see `secretKeyFile`. */
+  readonly secretsDir: string;
+  /** Default `DEFAULT_ENQUEUE_TIMEOUT_MS`. */
+  readonly enqueueTimeoutMs?: number;
+  /** Default `DEFAULT_RETRY_AFTER_SECONDS`. */
+  readonly retryAfterSeconds?: number;
+}
+
+/** Settings of one route that its handlers need. */
+interface RouteContext {
+  readonly configName: string;
+  readonly source: WebhookSource;
+  readonly identifierPath: IdentifierPath;
+  readonly authenticator: WebhookAuthenticator | undefined;
+  readonly logger: Logger;
+  readonly count: (result: MessageResult) => void;
+}
+
+const ENQUEUE_TIMED_OUT = Symbol("enqueue timed out");
+
+/**
+ * One HTTP server (fastify) for every Webhook source on one host and port, routed by path.
+ * The response to a POST whose body yields identifiers is 202 with the job ids, sent only
+ * after Redis has stored the jobs, so a sender that gets 202 need not retry.
+ */
+export class WebhookServer {
+  private readonly options: WebhookServerOptions;
+  private readonly logger: Logger;
+  private readonly enqueueTimeoutMs: number;
+  private readonly retryAfterSeconds: number;
+  private readonly outageLogLimiter = new LogRateLimiter(5, 60_000);
+  private app: FastifyInstance | undefined;
+  private listening = false;
+  private closed = false;
+
+  /** @throws IdentifierPathError when a source's identifier path is not supported. */
+  constructor(options: WebhookServerOptions) {
+    this.options = options;
+    this.logger = options.logger;
+    this.enqueueTimeoutMs = options.enqueueTimeoutMs ?? DEFAULT_ENQUEUE_TIMEOUT_MS;
+    this.retryAfterSeconds = options.retryAfterSeconds ?? DEFAULT_RETRY_AFTER_SECONDS;
+    for (const { source } of options.routes) compileIdentifierPath(source.identifierPathOnPayload);
+  }
+
+  /** Whether the server is bound and takes requests. */
+  get isListening(): boolean {
+    return this.listening;
+  }
+
+  /**
+   * Reads the credentials of every route, then binds the address.
+   *
+   * @throws WebhookCredentialsError when a credential file is missing or empty.
+   * @throws ListenError naming host:port, for example on EADDRINUSE or EACCES.
+   */
+  async start(): Promise<void> {
+    const routes = await Promise.all(this.options.routes.map((route) => this.routeContext(route)));
+    const app = this.createApp(routes);
+    this.app = app;
+
+    const { host, port } = this.options;
+    try {
+      await app.listen({ host, port });
+    } catch (error) {
+      const [first] = this.options.routes;
+      const address = { host: "webhook.address", port: "webhook.address" };
+      throw new ListenError(
+        host,
+        port,
+        first?.configName ?? "",
+        first?.source.index ?? 0,
+        error as NodeJS.ErrnoException,
+        address,
+      );
+    }
+    this.listening = true;
+
+    const bound = this.address();
+    this.logger.info(
+      {
+        address: formatAddress(bound.host, bound.port),
+        routes: routes.map((route) => ({
+          config: route.configName,
+          sourceIndex: route.source.index,
+          path: route.source.path,
+          auth: route.source.auth?.kind ?? "none",
+        })),
+      },
+      "listening for Webhook requests",
+    );
+  }
+
+  /**
+   * Returns the bound address; the port differs from the configured one when that was 0.
+   *
+   * @throws Error before `start()` has resolved.
+   */
+  address(): { host: string; port: number } {
+    const bound = this.app?.server.address();
+    if (bound === undefined || bound === null || typeof bound === "string") {
+      throw new Error(
+        `the Webhook server for ${formatAddress(this.options.host, this.options.port)} is not listening`,
+      );
+    }
+    return { host: bound.address, port: bound.port };
+  }
+
+  /** Stops accepting requests and waits for the ones in progress. Later calls do nothing. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.listening = false;
+    await this.app?.close();
+  }
+
+  private async routeContext(route: WebhookRoute): Promise<RouteContext> {
+    const { configName, source } = route;
+    const labels = { config: configName, source: String(source.index) };
+    const authenticator =
+      source.auth === undefined
+        ? undefined
+        : await loadWebhookAuthenticator(source.auth, this.options.secretsDir);
+    return {
+      configName,
+      source,
+      identifierPath: compileIdentifierPath(source.identifierPathOnPayload),
+      authenticator,
+      logger: this.logger.child({ config: configName, sourceIndex: source.index }),
+      count: (result) => this.options.metrics.messages.inc({ ...labels, result }),
+    };
+  }
+
+  private createApp(routes: readonly RouteContext[]): FastifyInstance {
+    // Fastify's own logger stays off so that requests do not log a line each; rejections
+    // are logged at debug level with their reason instead.
+    const app = Fastify({ logger: false, exposeHeadRoutes: false });
+
+    // Every body is read as raw bytes and parsed here, whatever its content type, so that a
+    // sender that labels JSON as text/plain is still served and the errors name the path.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
+      done(null, body);
+    });
+
+    app.setErrorHandler((error, request, reply) =>
+      this.handleError(error as Error & { code?: string; statusCode?: number }, request, reply),
+    );
+    app.setNotFoundHandler((request, reply) => {
+      const paths = routes.map((route) => route.source.path).join(", ");
+      void reply.code(404).send({
+        error: `no Webhook source at ${request.url.split("?")[0]}; POST to ${paths}`,
+      });
+    });
+
+    for (const route of routes) {
+      app.route({
+        method: "POST",
+        url: route.source.path,
+        bodyLimit: route.source.maxMessageBytes,
+        config: { route },
+        onRequest: async (request, reply) => this.authenticate(route, request, reply),
+        handler: async (request, reply) => this.handlePost(route, request, reply),
+      });
+      app.route({
+        method: ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"],
+        url: route.source.path,
+        handler: async (_request, reply) =>
+          reply.code(405).header("allow", "POST").send({ error: "use POST" }),
+      });
+    }
+    return app;
+  }
+
+  private async authenticate(
+    route: RouteContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<void> {
+    if (route.authenticator === undefined) return;
+    if (route.authenticator.verify(request.headers.authorization)) return;
+
+    route.count(MessageResult.Unauthorized);
+    route.logger.debug(
+      { remoteAddress: request.ip, hasAuthorization: request.headers.authorization !== undefined },
+      "rejected Webhook request without valid credentials",
+    );
+    await reply
+      .code(401)
+      .header("www-authenticate", route.authenticator.challenge)
+      .send({ error: "missing or invalid credentials" });
+  }
+
+  private async handlePost(
+    route: RouteContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply> {
+    const receivedAt = Date.now();
+    const payload = readWebhookPayload(request.body as Buffer | undefined, route.identifierPath);
+    this.countRejectedIdentifiers(route, payload.rejectedIdentifiers);
+
+    if (payload.kind === "rejected") {
+      route.count(payload.result);
+      route.logger.debug({ result: payload.result }, "rejected Webhook request");
+      return reply.code(400).send({ error: payload.message });
+    }
+
+    const events: RotationEvent[] = payload.identifiers.map((identifier) => ({
+      configName: route.configName,
+      sourceType: route.source.type,
+      sourceIndex: route.source.index,
+      identifier,
+      receivedAt,
+    }));
+    const jobIds = await this.store(route, events);
+    if (jobIds === undefined) {
+      route.count(MessageResult.Unavailable);
+      return reply
+        .code(503)
+        .header("retry-after", String(this.retryAfterSeconds))
+        .send({
+          error: `Redis did not store the rotation jobs; retry in ${this.retryAfterSeconds} s`,
+        });
+    }
+
+    route.count(MessageResult.Accepted);
+    this.options.metrics.identifiersEnqueued.inc(
+      { config: route.configName, source: String(route.source.index) },
+      events.length,
+    );
+    this.options.metrics.enqueueLatency.observe(Math.max(0, Date.now() - receivedAt) / 1000);
+    return reply.code(202).send({ jobIds });
+  }
+
+  /**
+   * Adds one job per event in one `addBulk` call. Returns the job ids, or undefined when
+   * the Redis connection is lost, the call fails or it takes longer than `enqueueTimeoutMs`.
+   * NOTE: a call that times out may still store its jobs later. A sender that retries can
+   * then queue an identifier twice, which annotates an ExternalSecret twice.
+   */
+  private async store(
+    route: RouteContext,
+    events: readonly RotationEvent[],
+  ): Promise<string[] | undefined> {
+    if (this.options.isRedisLost()) {
+      this.logOutage(route, new Error("the Redis connection is lost"), events.length);
+      return undefined;
+    }
+
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<typeof ENQUEUE_TIMED_OUT>((resolve) => {
+      timer = setTimeout(() => resolve(ENQUEUE_TIMED_OUT), this.enqueueTimeoutMs);
+    });
+    const jobs = events.map((data) => ({
+      name: ROTATION_JOB_NAME,
+      data,
+      opts: ROTATION_JOB_OPTIONS,
+    }));
+    const adding = this.options.queue.addBulk(jobs);
+    try {
+      const added = await Promise.race([adding, timeout]);
+      if (added === ENQUEUE_TIMED_OUT) {
+        adding.catch(() => undefined);
+        const error = new Error(`addBulk timed out after ${this.enqueueTimeoutMs} ms`);
+        this.logOutage(route, error, events.length);
+        return undefined;
+      }
+      return added.map((job) => String(job.id));
+    } catch (error) {
+      this.logOutage(route, error, events.length);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private logOutage(route: RouteContext, error: unknown, identifiers: number): void {
+    const permit = this.outageLogLimiter.take();
+    if (!permit.allowed) return;
+    route.logger.warn(
+      { err: error, identifiers, suppressed: permit.suppressed },
+      "Webhook request answered with 503 because Redis did not store its jobs",
+    );
+  }
+
+  private countRejectedIdentifiers(route: RouteContext, reasons: readonly string[]): void {
+    for (const reason of reasons) {
+      this.options.metrics.rejectedIdentifiers.inc({
+        config: route.configName,
+        source: String(route.source.index),
+        reason,
+      });
+    }
+  }
+
+  private handleError(
+    error: Error & { code?: string; statusCode?: number },
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): void {
+    const route = (request.routeOptions.config as { route?: RouteContext } | undefined)?.route;
+    if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE" && route !== undefined) {
+      route.count(MessageResult.Oversize);
+      route.logger.debug(
+        { limit: route.source.maxMessageBytes },
+        "rejected oversize Webhook request",
+      );
+      void reply.code(413).send({
+        error:
+          `the request body is larger than maxMessageBytes ` +
+          `(${route.source.maxMessageBytes} bytes); send a smaller document`,
+      });
+      return;
+    }
+
+    const status = error.statusCode ?? 500;
+    if (status >= 500) {
+      this.logger.error({ err: error, url: request.url }, "Webhook request failed");
+      void reply.code(500).send({ error: "internal error; see the gateway log" });
+      return;
+    }
+    void reply.code(status).send({ error: error.message });
+  }
+}

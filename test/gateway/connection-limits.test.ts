@@ -1,0 +1,301 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { connect, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { after, describe, test } from "node:test";
+import { parseCidrs } from "../../gateway/cidr.js";
+import { clientKey, ConnectionLimits } from "../../gateway/client-limits.js";
+import { TokenBucket } from "../../gateway/token-bucket.js";
+import { UsageError } from "../../shared/errors.js";
+import { GatewayMetricName, readMetricValue } from "../../shared/metrics.js";
+import { fixturePath } from "../support/fixtures.js";
+import {
+  connectTo,
+  finish,
+  identifiersWhenStored,
+  startTestGateway,
+  TEST_CONFIG_NAME,
+  send,
+  testSource,
+  testVaultSource,
+  waitForValue,
+  write,
+  type TestGateway,
+  type TestGatewaySettings,
+} from "./gateway-harness.js";
+
+const harnesses: TestGateway[] = [];
+async function gatewayForTest(settings?: TestGatewaySettings): Promise<TestGateway> {
+  const harness = await startTestGateway(settings);
+  harnesses.push(harness);
+  return harness;
+}
+after(async () => {
+  await Promise.all(harnesses.map((harness) => harness.cleanup()));
+});
+
+function closedCount(harness: TestGateway, reason: string): Promise<number> {
+  return readMetricValue(harness.registry, GatewayMetricName.ConnectionsClosed, {
+    config: TEST_CONFIG_NAME,
+    source: "0",
+    reason,
+  });
+}
+
+function namedDocument(identifier: string): string {
+  return `${JSON.stringify({ "0": { data: { ObjectName: identifier } } })}\n`;
+}
+
+/** Connects to 127.0.0.1:`port` from `localAddress`, another loopback address. */
+async function connectFrom(port: number, localAddress: string): Promise<Socket> {
+  const socket = connect({ host: "127.0.0.1", port, localAddress });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  return socket;
+}
+
+/** Resolves when the gateway has closed `socket`; errors such as ECONNRESET count as closed. */
+function closedByPeer(socket: Socket): Promise<void> {
+  socket.on("error", () => undefined);
+  return new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
+describe("parseCidrs", () => {
+  test("matches IPv4, IPv6 and mapped addresses", () => {
+    const list = parseCidrs(["10.0.0.0/8", "fd00::/8", "192.0.2.7"]);
+    assert.equal(list.check("10.1.2.3", "ipv4"), true);
+    assert.equal(list.check("11.0.0.1", "ipv4"), false);
+    assert.equal(list.check("::ffff:10.1.2.3", "ipv6"), true);
+    assert.equal(list.check("fd12::1", "ipv6"), true);
+    assert.equal(list.check("fe80::1", "ipv6"), false);
+    assert.equal(list.check("192.0.2.7", "ipv4"), true);
+    assert.equal(list.check("192.0.2.8", "ipv4"), false);
+  });
+
+  test("invalid values name the value", () => {
+    for (const value of [
+      "10.0.0.0/33",
+      "fd00::/129",
+      "example.com/8",
+      "10.0.0.0/8/1",
+      "10.0.0.0/",
+    ]) {
+      assert.throws(
+        () => parseCidrs([value]),
+        (error: unknown) =>
+          error instanceof UsageError && error.message.includes(JSON.stringify(value)),
+        value,
+      );
+    }
+  });
+});
+
+describe("ConnectionLimits", () => {
+  test("counts per client and in total", () => {
+    const limits = new ConnectionLimits(3, 2);
+    assert.equal(limits.acquire("10.0.0.1"), undefined);
+    assert.equal(limits.acquire("::ffff:10.0.0.1"), undefined);
+    assert.equal(limits.acquire("10.0.0.1"), "max_connections_per_client");
+    assert.equal(limits.acquire("10.0.0.2"), undefined);
+    assert.equal(limits.acquire("10.0.0.3"), "max_connections_global");
+    limits.release("10.0.0.1");
+    assert.equal(limits.connectionsFrom("10.0.0.1").count, 1);
+    assert.equal(limits.acquire("10.0.0.3"), undefined);
+    assert.equal(limits.openConnections, 3);
+  });
+
+  test("mapped IPv4 counts as IPv4", () => {
+    assert.equal(clientKey("::ffff:192.0.2.1"), "192.0.2.1");
+    assert.equal(clientKey("::1"), "::1");
+  });
+});
+
+describe("TokenBucket", () => {
+  test("allows the burst, then waits for the rate", () => {
+    const bucket = new TokenBucket(100, 10, 0);
+    for (let i = 0; i < 10; i++) assert.equal(bucket.take(0), true, `token ${i}`);
+    assert.equal(bucket.take(0), false);
+    assert.equal(bucket.msUntil(5, 0), 50);
+    assert.equal(bucket.msUntil(50, 0), 100, "waits for at most the burst");
+    assert.equal(bucket.take(10), true);
+    assert.equal(bucket.take(10), false);
+  });
+});
+
+describe("Gateway network limits", () => {
+  test("allowed CIDRs reject other addresses", async () => {
+    const harness = await gatewayForTest({ gateway: { allowedCidrs: ["127.0.0.2/32"] } });
+
+    const rejected = await connectFrom(harness.port, "127.0.0.1");
+    await closedByPeer(rejected);
+    assert.equal(await closedCount(harness, "address_not_allowed"), 1);
+
+    const allowed = await connectFrom(harness.port, "127.0.0.2");
+    await write(allowed, namedDocument("cidr/allowed"));
+    await finish(allowed);
+    assert.deepEqual(await identifiersWhenStored(harness, 1), ["cidr/allowed"]);
+    assert.equal(await closedCount(harness, "address_not_allowed"), 1);
+  });
+
+  test("IPv6 loopback is matched by an IPv6 CIDR", async () => {
+    const harness = await gatewayForTest({
+      gateway: { allowedCidrs: ["::1/128"] },
+      source: { ...testSource(), host: "::1" },
+    });
+    const allowed = connect({ host: "::1", port: harness.port });
+    await new Promise<void>((resolve, reject) => {
+      allowed.once("connect", resolve);
+      allowed.once("error", reject);
+    });
+    await write(allowed, namedDocument("cidr/ipv6"));
+    await finish(allowed);
+    assert.deepEqual(await identifiersWhenStored(harness, 1), ["cidr/ipv6"]);
+    assert.equal(await closedCount(harness, "address_not_allowed"), 0);
+  });
+
+  test("per-client limit closes extra connections", async () => {
+    const harness = await gatewayForTest({ gateway: { maxConnectionsPerClient: 2 } });
+    const first = await connectFrom(harness.port, "127.0.0.1");
+    const second = await connectFrom(harness.port, "127.0.0.1");
+    const third = await connectFrom(harness.port, "127.0.0.1");
+    await closedByPeer(third);
+    assert.equal(await closedCount(harness, "max_connections_per_client"), 1);
+
+    const otherClient = await connectFrom(harness.port, "127.0.0.3");
+    await write(otherClient, namedDocument("client/other"));
+    await finish(otherClient);
+    assert.deepEqual(await identifiersWhenStored(harness, 1), ["client/other"]);
+
+    await finish(first);
+    const again = await connectFrom(harness.port, "127.0.0.1");
+    await write(again, namedDocument("client/again"));
+    await finish(again);
+    assert.deepEqual(await identifiersWhenStored(harness, 2), ["client/other", "client/again"]);
+    assert.equal(await closedCount(harness, "max_connections_per_client"), 1);
+    await finish(second);
+  });
+
+  test("global limit closes extra connections", async () => {
+    const harness = await gatewayForTest({
+      gateway: { maxConnections: 2, maxConnectionsPerClient: 10 },
+    });
+    const first = await connectFrom(harness.port, "127.0.0.1");
+    const second = await connectFrom(harness.port, "127.0.0.2");
+    const third = await connectFrom(harness.port, "127.0.0.3");
+    await closedByPeer(third);
+    assert.equal(await closedCount(harness, "max_connections_global"), 1);
+    assert.equal(await closedCount(harness, "max_connections_per_client"), 0);
+    await finish(first);
+    await finish(second);
+  });
+
+  test("fast sender is throttled, nothing lost", async () => {
+    const rate = 500;
+    const burst = 100;
+    const total = 600;
+    const harness = await gatewayForTest({
+      gateway: { maxMessagesPerSecond: rate, messageBurst: burst },
+    });
+    let text = "";
+    for (let i = 0; i < total; i++) text += namedDocument(`rate/${i}`);
+
+    const started = Date.now();
+    const socket = await connectTo(harness.port);
+    await write(socket, text);
+    const enqueued = await waitForValue(harness.enqueued, (count) => count >= total, 10_000);
+    const elapsedMs = Date.now() - started;
+    await finish(socket);
+
+    assert.equal(enqueued, total);
+    const minimumMs = ((total - burst) / rate) * 1000;
+    assert.ok(elapsedMs >= minimumMs * 0.9, `read in ${elapsedMs} ms, below ${minimumMs} ms`);
+    const stored = await identifiersWhenStored(harness, total);
+    assert.equal(new Set(stored).size, total);
+    const throttled = await readMetricValue(
+      harness.registry,
+      GatewayMetricName.ConnectionsThrottled,
+      { config: TEST_CONFIG_NAME, source: "0" },
+    );
+    assert.ok(throttled > 0, `throttle counter is ${throttled}`);
+  });
+});
+
+describe("Gateway message-rate limit", () => {
+  test("Vault sources are not throttled", async () => {
+    const harness = await gatewayForTest({
+      source: testVaultSource(),
+      gateway: { maxMessagesPerSecond: 1, messageBurst: 1 },
+    });
+    const started = Date.now();
+    await send(harness.port, readFileSync(fixturePath("vault-audit-stream.ndjson")));
+    const enqueued = await waitForValue(harness.enqueued, (count) => count >= 3);
+    const elapsedMs = Date.now() - started;
+
+    assert.equal(enqueued, 3);
+    assert.ok(elapsedMs < 1500, `the 7 entries took ${elapsedMs} ms at 1 per second`);
+    const throttled = await readMetricValue(
+      harness.registry,
+      GatewayMetricName.ConnectionsThrottled,
+      { config: TEST_CONFIG_NAME, source: "0" },
+    );
+    assert.equal(throttled, 0);
+  });
+});
+
+describe("gateway command line", () => {
+  test("lists the network and TLS flags", async () => {
+    const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
+    const { stdout } = await promisify(execFile)(process.execPath, [entry, "--help"]);
+    for (const text of [
+      "--allowed-cidrs",
+      "ALLOWED_CIDRS",
+      "--max-connections ",
+      "--max-connections-per-client",
+      "--max-messages-per-second",
+      "--max-messages-burst",
+      "--tls-cert-file",
+      "--tls-key-file",
+      "--tls-ca-file",
+      "[default: 4096]",
+      "[default: 32]",
+      "[default: 1000]",
+    ]) {
+      assert.ok(stdout.includes(text), `--help mentions ${text}`);
+    }
+  });
+
+  test("invalid CIDR stops the start", async () => {
+    const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
+    const result = await promisify(execFile)(process.execPath, [
+      entry,
+      "--allowed-cidrs",
+      "10.0.0.0/8,10.0.0.0/33",
+      "--config",
+      fixturePath("config-default.yaml"),
+    ]).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.notEqual(result.code, 0);
+    assert.ok(result.stderr.includes('"10.0.0.0/33"'), `stderr: ${result.stderr}`);
+  });
+
+  test("TLS key without certificate stops the start", async () => {
+    const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
+    const result = await promisify(execFile)(process.execPath, [
+      entry,
+      "--tls-key-file",
+      "/nonexistent/tls.key",
+      "--config",
+      fixturePath("config-default.yaml"),
+    ]).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.notEqual(result.code, 0);
+    assert.ok(result.stderr.includes("--tls-cert-file"), `stderr: ${result.stderr}`);
+  });
+});

@@ -1,0 +1,100 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { freePort, startPrivateRedis, type PrivateRedis } from "../../launcher/private-redis.js";
+import { startTierWhenReady } from "../../launcher/tier-process.js";
+import { GatewayMetricName } from "../../shared/metrics.js";
+import { ROTATION_QUEUE } from "../../shared/queue-contract.js";
+import { loopbackTcpConfig } from "../support/fixtures.js";
+import { metricValue } from "../support/pipeline.js";
+import { connectTo, finish, randomPrefix } from "../gateway/gateway-harness.js";
+
+/** Lines the sender writes while Redis is paused. */
+const LINE_COUNT = 20_000;
+
+/** Lines per `write()` call; each call is timed. */
+const LINES_PER_WRITE = 10;
+
+/** Padding that makes each line about as long as a Vault audit entry (4-8 KiB). */
+const PADDING = "x".repeat(4096);
+
+function line(index: number): string {
+  const document = { "0": { data: { ObjectName: `vault/secret-${index}` } }, padding: PADDING };
+  return `${JSON.stringify(document)}\n`;
+}
+
+describe("gateway process while Redis is paused", () => {
+  let redis: PrivateRedis;
+  let directory: string;
+  before(async () => {
+    redis = await startPrivateRedis();
+    directory = await mkdtemp(join(tmpdir(), "redis-outage-"));
+  });
+  after(async () => {
+    await redis.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  test("sender never stalls and nothing is lost", { timeout: 120_000 }, async (context) => {
+    const prefix = randomPrefix();
+    const port = await freePort();
+    const httpPort = await freePort();
+    const configFile = join(directory, "config.yaml");
+    await writeFile(configFile, loopbackTcpConfig("paused", port));
+    const gateway = await startTierWhenReady({
+      entry: "gateway/main.js",
+      args: ["--config", configFile, "--http-port", String(httpPort), "--http-host", "127.0.0.1"],
+      // The sender writes far above the default message-rate limit, which would pause it.
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        QUEUE_PREFIX: prefix,
+        MAX_MESSAGES_PER_SECOND: "0",
+      },
+    });
+    const admin = new Redis(redis.url);
+    const queue = new Queue(ROTATION_QUEUE, { connection: admin, prefix });
+    const metric = async (name: string) =>
+      metricValue(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), name, {});
+
+    try {
+      await admin.call("CLIENT", "PAUSE", "5000", "WRITE");
+      const sendStarted = performance.now();
+      const socket = await connectTo(port);
+      let maxWriteMs = 0;
+      for (let start = 0; start < LINE_COUNT; start += LINES_PER_WRITE) {
+        let chunk = "";
+        for (let index = start; index < start + LINES_PER_WRITE; index++) chunk += line(index);
+        const began = performance.now();
+        await new Promise<void>((resolve, reject) =>
+          socket.write(chunk, (error) => (error ? reject(error) : resolve())),
+        );
+        const writeMs = performance.now() - began;
+        if (writeMs > maxWriteMs)
+          context.diagnostic(`write at line ${start}: ${writeMs.toFixed(1)} ms`);
+        maxWriteMs = Math.max(maxWriteMs, writeMs);
+      }
+      await finish(socket);
+      context.diagnostic(`sent in ${(performance.now() - sendStarted).toFixed(0)} ms`);
+      const pending = await metric(GatewayMetricName.PendingIdentifiers);
+      context.diagnostic(`longest write ${maxWriteMs.toFixed(1)} ms, ${pending} pending`);
+      assert.ok(maxWriteMs <= 100, `a write blocked for ${maxWriteMs.toFixed(1)} ms`);
+      assert.ok(pending > 0, "identifiers wait in memory while Redis is paused");
+
+      const deadline = Date.now() + 60_000;
+      while ((await queue.count()) < LINE_COUNT && Date.now() < deadline) await sleep(100);
+      assert.equal(await queue.count(), LINE_COUNT, "every distinct identifier was stored");
+      assert.equal(await metric(GatewayMetricName.IdentifiersShed), 0);
+    } finally {
+      assert.equal(await gateway.stop(), 0);
+      await queue.obliterate({ force: true });
+      await queue.close();
+      admin.disconnect();
+    }
+  });
+});
