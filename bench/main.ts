@@ -70,15 +70,9 @@ async function main(): Promise<void> {
   await writeFile(join(directory, "config.yaml"), loopbackTcpConfig("bench", port));
 
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, KUBECONFIG: kubeconfig };
+  const args = ["--config", join(directory, "config.yaml"), "--http-port", "0"];
   // The per-connection message-rate limit would cap ingest at its default of 1000/s.
-  const args = [
-    "--config",
-    join(directory, "config.yaml"),
-    "--http-port",
-    "0",
-    "--max-messages-per-second",
-    "0",
-  ];
+  const gatewayArgs = [...args, "--max-messages-per-second", "0"];
   const connection = createRedisConnection(redisUrl);
   const rotations = new Queue(ROTATION_QUEUE, { connection, prefix });
   const patches = new Queue(PATCH_QUEUE, { connection, prefix });
@@ -87,7 +81,7 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}\n`);
     process.stdout.write(`node ${process.version}, redis ${redis ? "private" : redisUrl}\n\n`);
-    tiers.push(await startReady("gateway/main.js", args, env));
+    tiers.push(await startReady("gateway/main.js", gatewayArgs, env));
 
     // Phase 1: the gateway alone, so the rate is ingest into Redis, not patching.
     const lines: string[] = [];
