@@ -97,4 +97,55 @@ describe("gateway process while Redis is paused", () => {
       admin.disconnect();
     }
   });
+
+  test("identifiers past the bound are shed", { timeout: 120_000 }, async (context) => {
+    const prefix = randomPrefix();
+    const port = await freePort();
+    const httpPort = await freePort();
+    const configFile = join(directory, "bound.yaml");
+    await writeFile(configFile, loopbackTcpConfig("bound", port));
+    const gateway = await startTierWhenReady({
+      entry: "gateway/main.js",
+      args: ["--config", configFile, "--http-port", String(httpPort), "--http-host", "127.0.0.1"],
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        QUEUE_PREFIX: prefix,
+        MAX_MESSAGES_PER_SECOND: "0",
+        MAX_PENDING_IDENTIFIERS: "1000",
+        COALESCE_WINDOW_MS: "60000",
+      },
+    });
+    const admin = new Redis(redis.url);
+    const queue = new Queue(ROTATION_QUEUE, { connection: admin, prefix });
+    const http = (path: string) => fetch(`http://127.0.0.1:${httpPort}${path}`);
+    const metric = async (name: string) =>
+      metricValue(await (await http("/metrics")).text(), name, {});
+
+    try {
+      const socket = await connectTo(port);
+      let documents = "";
+      for (let index = 0; index < 5000; index++) documents += line(index);
+      socket.write(documents);
+      await finish(socket);
+
+      const shed = await metric(GatewayMetricName.IdentifiersShed);
+      const pending = await metric(GatewayMetricName.PendingIdentifiers);
+      const readiness = await http("/readyz");
+      const body = (await readiness.json()) as { reasons?: string[] };
+      context.diagnostic(`${pending} pending, ${shed} shed, /readyz ${readiness.status}`);
+      assert.equal(pending, 1000);
+      assert.equal(shed, 4000);
+      assert.equal(readiness.status, 503);
+      assert.match(body.reasons?.join("; ") ?? "", /maxPendingIdentifiers/);
+
+      assert.equal(await gateway.stop(), 0, "SIGTERM stores the pending identifiers");
+      assert.equal(await queue.count(), 1000);
+    } finally {
+      await gateway.stop();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      admin.disconnect();
+    }
+  });
 });
