@@ -65,7 +65,7 @@ export interface GatewayOptions {
   readonly idleTimeoutMs?: number;
   /** Directory where Secrets referenced by Webhook sources are mounted. Default `/etc/reloader/secrets`. */
   readonly secretsDir?: string;
-  /** Time in ms a Webhook request waits for Redis before it is answered with 503. Default 5000. */
+  /** Time in ms a Webhook request waits for Redis before its response is 503. Default 5000. */
   readonly webhookEnqueueTimeoutMs?: number;
   /**
    * IPv4 and IPv6 networks, such as `10.0.0.0/8`, that may connect to the sources; others

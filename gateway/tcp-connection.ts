@@ -277,7 +277,7 @@ export class TcpConnection {
   }
 
   private onError(error: NodeJS.ErrnoException): void {
-    // A reset is the sender's normal way out for some clients; its stack says nothing.
+    // Some clients close with a reset as a matter of course, and its stack adds nothing.
     if (error.code === "ECONNRESET" || error.code === "EPIPE") {
       this.logger.info({ code: error.code }, "sender reset the connection");
     } else {

@@ -34,9 +34,9 @@ export const MessageResult = {
   NotString: "not_string",
   Oversize: "oversize",
   RejectedIdentifier: "rejected_identifier",
-  /** A Webhook request without the configured credentials, answered with 401. */
+  /** A Webhook request without the configured credentials; its response is 401. */
   Unauthorized: "unauthorized",
-  /** A valid Webhook request whose jobs Redis did not store in time, answered with 503. */
+  /** A valid Webhook request whose jobs Redis did not store in time; its response is 503. */
   Unavailable: "unavailable",
 } as const;
 export type MessageResult = (typeof MessageResult)[keyof typeof MessageResult];
@@ -146,7 +146,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     rejectedIdentifiers: registered(registry, GatewayMetricName.RejectedIdentifiers, () => {
       return new Counter({
         name: GatewayMetricName.RejectedIdentifiers,
-        help: "Identifiers refused before queueing: empty, too_long, control_character or vault_hmac.",
+        help: "Identifiers rejected before queueing: empty, too_long, control_character or vault_hmac.",
         labelNames: ["config", "source", "reason"],
         registers: [registry],
       });

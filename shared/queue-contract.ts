@@ -2,7 +2,7 @@ import type { JobsOptions } from "bullmq";
 
 /**
  * The hand-off between the tiers: queue names, job data and default job options. The
- * gateway adds rotation events; the worker resolves each event to its targets and adds one
+ * gateway adds rotation events. The worker resolves each event to its targets and adds one
  * patch job per target, so each ExternalSecret is retried on its own.
  */
 

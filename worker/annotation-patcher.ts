@@ -72,7 +72,7 @@ export function formatTriggerSource(event: RotationEvent): string {
 }
 
 /**
- * Longest identifier written whole into `reloader/trigger-source`. Kubernetes caps all
+ * Maximum length of an identifier written whole into `reloader/trigger-source`. Kubernetes caps all
  * annotations of an object at 256 KiB together, so a huge identifier must not make the
  * patch invalid.
  */

@@ -162,6 +162,7 @@ spec:
       QUEUE_PREFIX: prefix,
       KUBECONFIG: join(directory, "kubeconfig"),
     };
+    const output: string[] = [];
     const sightings: PatchSighting[] = [];
     const unwatch = watchPatches(emulator, (sighting) => sightings.push(sighting));
     const child = spawn(
@@ -172,11 +173,14 @@ spec:
 
     try {
       let readyTiers = 0;
-      for await (const line of createInterface({ input: child.stdout })) {
-        if (isReadyLine(line)) readyTiers += 1;
-        if (readyTiers === 2) break;
-      }
-      child.stdout.resume();
+      const lines = createInterface({ input: child.stdout });
+      lines.on("line", (line) => output.push(line));
+      await new Promise<void>((resolve) => {
+        lines.on("line", (line) => {
+          if (isReadyLine(line)) readyTiers += 1;
+          if (readyTiers === 2) resolve();
+        });
+      });
       await sendOverTcp(port, await readFile(fixturePath("pretty.json")));
       const deadline = Date.now() + 20_000;
       while (sightings.length === 0 && Date.now() < deadline) {
@@ -192,7 +196,11 @@ spec:
     }
 
     const [code] = await once(child, "exit");
-    assert.equal(code, 0);
+    assert.equal(
+      code,
+      0,
+      `npm start exited with ${code}; its last lines:\n${output.slice(-20).join("\n")}`,
+    );
     const redis = new Redis(TEST_REDIS_URL);
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length > 0) await redis.del(...keys);
