@@ -102,6 +102,49 @@ export function openApiGroupVersion(
   };
 }
 
+/**
+ * The Content-Type of the protobuf OpenAPI v2 document. kubectl 1.20 sends
+ * `Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`, but Go's
+ * mime.ParseMediaType rejects that `@` in a response, so the API server (kube-openapi) replies
+ * with `.v1.0` in its place.
+ */
+export const openApiV2MediaType = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+function protobufVarint(value: number): Buffer {
+  const bytes: number[] = [];
+  let rest = value;
+  while (rest >= 0x80) {
+    bytes.push((rest & 0x7f) | 0x80);
+    rest >>>= 7;
+  }
+  bytes.push(rest);
+  return Buffer.from(bytes);
+}
+
+/** Encodes one length-delimited protobuf field (wire type 2): a string or an embedded message. */
+function protobufBytesField(fieldNumber: number, payload: Buffer): Buffer {
+  return Buffer.concat([
+    protobufVarint((fieldNumber << 3) | 2),
+    protobufVarint(payload.length),
+    payload,
+  ]);
+}
+
+/**
+ * Encodes the body of `GET /openapi/v2`: a protobuf `openapi.v2.Document` (gnostic's
+ * openapiv2/OpenAPIv2.proto) with only `swagger` and `info` set. kubectl 1.20 downloads it to
+ * validate manifests on the client before `create` and `apply`, and fails when it is missing.
+ * The document has no definitions, so kubectl finds no schema for any kind and skips that check.
+ * NOTE: the body is protobuf for every Accept header, because kubectl 1.20 requests no other type.
+ */
+export function openApiV2Document(): Buffer {
+  const info = Buffer.concat([
+    protobufBytesField(1, Buffer.from("Kubernetes")),
+    protobufBytesField(2, Buffer.from(emulatedKubernetesVersion.gitVersion)),
+  ]);
+  return Buffer.concat([protobufBytesField(1, Buffer.from("2.0")), protobufBytesField(2, info)]);
+}
+
 /** Returns the OpenAPI v3 root document (`GET /openapi/v3`), which lists one URL per group version. */
 export function openApiRoot(registry: ResourceRegistry): Record<string, unknown> {
   const paths: Record<string, { serverRelativeURL: string }> = {};

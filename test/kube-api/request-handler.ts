@@ -8,7 +8,12 @@ import { controlPathPrefix, handleControlRequest } from "./control-routes.js";
 import { apiGroup, apiGroupList, apiResourceList, coreVersions, versionInfo } from "./discovery.js";
 import type { ActiveFault, FaultInjector, FaultTarget } from "./fault-injector.js";
 import { readBody, sendApiError, sendJson } from "./http-io.js";
-import { openApiGroupVersion, openApiRoot } from "./openapi.js";
+import {
+  openApiGroupVersion,
+  openApiRoot,
+  openApiV2Document,
+  openApiV2MediaType,
+} from "./openapi.js";
 import type { ObjectStore } from "./object-store.js";
 import { parseQueryOptions } from "./query-options.js";
 import type { LoggedRequest, RequestLog } from "./request-log.js";
@@ -135,7 +140,7 @@ function serveOther(context: ServerContext, method: string, url: URL, res: Serve
   const openApiDocument = url.pathname.startsWith(openApiPrefix)
     ? openApiGroupVersion(context.registry, url.pathname.slice(openApiPrefix.length))
     : undefined;
-  const fixedPaths = ["/version", "/healthz", "/livez", "/readyz", "/openapi/v3"];
+  const fixedPaths = ["/version", "/healthz", "/livez", "/readyz", "/openapi/v2", "/openapi/v3"];
   if ((fixedPaths.includes(url.pathname) || openApiDocument !== undefined) && method !== "GET") {
     throw methodNotAllowed(method, url.pathname);
   }
@@ -145,12 +150,15 @@ function serveOther(context: ServerContext, method: string, url: URL, res: Serve
   } else if (["/healthz", "/livez", "/readyz"].includes(url.pathname)) {
     res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8" });
     res.end("ok");
+  } else if (url.pathname === "/openapi/v2") {
+    const document = openApiV2Document();
+    res.writeHead(200, { "Content-Type": openApiV2MediaType, "Content-Length": document.length });
+    res.end(document);
   } else if (url.pathname === "/openapi/v3") {
     sendJson(res, 200, openApiRoot(context.registry));
   } else if (openApiDocument !== undefined) {
     sendJson(res, 200, openApiDocument);
   } else {
-    // This includes /openapi/v2, which kubectl 1.32 reads only when /openapi/v3 is missing.
     throw pathNotFound();
   }
 }

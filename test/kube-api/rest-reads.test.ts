@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
+import { emulatedKubernetesVersion } from "./discovery.js";
 import type { KubeApiEmulator } from "./emulator.js";
 import { externalSecretsPath, requestJson, startFixtureEmulator } from "./suite-helpers.js";
 
@@ -86,9 +87,8 @@ describe("discovery", () => {
     assert.match(response.body.gitVersion, /^v1\.\d+\.\d+/);
   });
 
-  it("answers 404 Status for /openapi/v2 and unknown groups", async () => {
+  it("returns 404 Status for unknown groups", async () => {
     for (const path of [
-      "/openapi/v2",
       "/apis/unknown.example.com/v1",
       "/apis/external-secrets.io/v2/externalsecrets",
     ]) {
@@ -97,6 +97,29 @@ describe("discovery", () => {
       assert.equal(response.body.kind, "Status", path);
       assert.equal(response.body.reason, "NotFound", path);
     }
+  });
+
+  it("serves an OpenAPI v2 document as protobuf", async () => {
+    const response = await fetch(`${emulator.url}/openapi/v2`, {
+      headers: { Accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf" },
+    });
+    assert.equal(response.status, 200);
+    assert.equal(
+      response.headers.get("content-type"),
+      "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+    );
+    const version = Buffer.from(emulatedKubernetesVersion.gitVersion);
+    // Document field 1 (swagger) is "2.0", and field 2 (info) contains title (1) and version (2).
+    const expected = Buffer.concat([
+      Buffer.from([0x0a, 3]),
+      Buffer.from("2.0"),
+      Buffer.from([0x12, 2 + 10 + 2 + version.length]),
+      Buffer.from([0x0a, 10]),
+      Buffer.from("Kubernetes"),
+      Buffer.from([0x12, version.length]),
+      version,
+    ]);
+    assert.deepEqual(Buffer.from(await response.arrayBuffer()), expected);
   });
 
   it("serves an OpenAPI v3 root listing each group version", async () => {
