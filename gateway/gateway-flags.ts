@@ -13,6 +13,8 @@ import {
 } from "./client-limits.js";
 import type { GatewayOptions } from "./gateway.js";
 import { tlsFilePaths } from "./tls-files.js";
+import { DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
+import { DEFAULT_REQUEST_TIMEOUT_MS } from "./webhook-server.js";
 
 /** Largest value accepted by the connection and rate flags. */
 const MAX_LIMIT = 1_000_000;
@@ -28,7 +30,8 @@ export const GATEWAY_SECURITY_FLAGS: readonly FlagSpec[] = [
   {
     name: "max-connections",
     env: "MAX_CONNECTIONS",
-    description: "open connections across all sources, 1-1000000; more are closed at accept",
+    description:
+      "open connections across all sources, TCP and Webhook, 1-1000000; more are closed at accept",
     defaultValue: String(DEFAULT_MAX_GATEWAY_CONNECTIONS),
   },
   {
@@ -52,10 +55,24 @@ export const GATEWAY_SECURITY_FLAGS: readonly FlagSpec[] = [
     defaultValue: String(DEFAULT_MESSAGE_BURST),
   },
   {
+    name: "idle-timeout-ms",
+    env: "IDLE_TIMEOUT_MS",
+    description:
+      "milliseconds a TCPSocket or Webhook connection may send nothing before it is closed, 0-86400000; 0 turns it off. HashicorpVault sources never close idle connections",
+    defaultValue: String(DEFAULT_IDLE_TIMEOUT_MS),
+  },
+  {
+    name: "webhook-request-timeout-ms",
+    env: "WEBHOOK_REQUEST_TIMEOUT_MS",
+    description:
+      "milliseconds a Webhook client has to send a whole request, headers and body, 1000-600000; a slower one gets 408",
+    defaultValue: String(DEFAULT_REQUEST_TIMEOUT_MS),
+  },
+  {
     name: "tls-cert-file",
     env: "TLS_CERT_FILE",
     description:
-      "PEM certificate chain; with --tls-key-file every source serves TLS. The TLS files are checked every 5 s and reloaded when they change",
+      "PEM certificate chain; with --tls-key-file every TCP source serves TLS and every Webhook source HTTPS. The TLS files are checked every 5 s and reloaded when they change",
   },
   {
     name: "tls-key-file",
@@ -79,6 +96,8 @@ export type GatewaySecurityOptions = Pick<
   | "maxMessagesPerSecond"
   | "messageBurst"
   | "tls"
+  | "idleTimeoutMs"
+  | "webhookRequestTimeoutMs"
 >;
 
 /**
@@ -110,6 +129,16 @@ export function gatewaySecurityOptions(flags: FlagValues): GatewaySecurityOption
       0,
     ),
     messageBurst: limitFlag(flags, "max-messages-burst", DEFAULT_MESSAGE_BURST, 1),
+    idleTimeoutMs: boundedIntegerFlag(flags, "idle-timeout-ms", DEFAULT_IDLE_TIMEOUT_MS, {
+      minimum: 0,
+      maximum: 86_400_000,
+    }),
+    webhookRequestTimeoutMs: boundedIntegerFlag(
+      flags,
+      "webhook-request-timeout-ms",
+      DEFAULT_REQUEST_TIMEOUT_MS,
+      { minimum: 1000, maximum: 600_000 },
+    ),
     ...(tls === undefined ? {} : { tls }),
   };
 }

@@ -28,6 +28,8 @@ import {
   DEFAULT_MESSAGE_BURST,
 } from "./client-limits.js";
 import { TlsFiles, type TlsFilePaths } from "./tls-files.js";
+import type { MessageRateLimit } from "./tcp-connection.js";
+import type { BlockList } from "node:net";
 
 /**
  * Commands the gateway's own Redis connection retries across reconnects before they fail.
@@ -61,12 +63,17 @@ export interface GatewayOptions {
   readonly connectionCloseGraceMs?: number;
   /** Maximum simultaneous connections per source. Default 1024. */
   readonly maxConnectionsPerSource?: number;
-  /** Idle time before a connection is closed, in ms; 0 turns it off. Default: see `TcpSource`. */
+  /**
+   * Idle time before a TCPSocket or Webhook connection is closed, in ms; 0 turns it off.
+   * Default 300000. HashicorpVault sources never close idle connections.
+   */
   readonly idleTimeoutMs?: number;
   /** Directory where Secrets referenced by Webhook sources are mounted. Default `/etc/reloader/secrets`. */
   readonly secretsDir?: string;
   /** Time in ms a Webhook request waits for Redis before its response is 503. Default 5000. */
   readonly webhookEnqueueTimeoutMs?: number;
+  /** Time in ms a Webhook client has to send a whole request. Default 30000. */
+  readonly webhookRequestTimeoutMs?: number;
   /**
    * IPv4 and IPv6 networks, such as `10.0.0.0/8`, that may connect to the sources; others
    * are closed at accept. Default empty: every address may connect.
@@ -86,6 +93,14 @@ export interface GatewayOptions {
    * files are checked for changes.
    */
   readonly tls?: TlsFilePaths & { readonly reloadIntervalMs?: number };
+}
+
+/** Connection checks, rate limit and TLS files shared by every listener of a gateway. */
+interface ExposureSettings {
+  readonly allowedAddresses: BlockList | undefined;
+  readonly connectionLimits: ConnectionLimits;
+  readonly messageRate: MessageRateLimit | undefined;
+  readonly tls: TlsFiles | undefined;
 }
 
 /** Address of one listening source. */
@@ -152,8 +167,9 @@ export class Gateway {
       logger: options.logger.child({ component: "enqueuer" }),
       metrics: this.metrics,
     });
-    this.sources = this.createSources();
-    this.webhookServers = this.createWebhookServers();
+    const exposure = this.createExposureSettings();
+    this.sources = this.createSources(exposure);
+    this.webhookServers = this.createWebhookServers(exposure);
   }
 
   /**
@@ -266,8 +282,12 @@ export class Gateway {
     );
   }
 
-  /** @throws UsageError on an invalid CIDR or an unusable TLS file. */
-  private createSources(): Array<{ configName: string; index: number; source: TcpSource }> {
+  /**
+   * Builds the connection checks, rate limit and TLS files that every listener shares.
+   *
+   * @throws UsageError on an invalid CIDR or an unusable TLS file.
+   */
+  private createExposureSettings(): ExposureSettings {
     const options = this.options;
     const allowedAddresses =
       options.allowedCidrs && options.allowedCidrs.length > 0
@@ -285,7 +305,13 @@ export class Gateway {
     const tls =
       options.tls &&
       new TlsFiles({ ...options.tls, logger: this.logger.child({ component: "tls" }) });
+    return { allowedAddresses, connectionLimits, messageRate, tls };
+  }
 
+  private createSources(
+    exposure: ExposureSettings,
+  ): Array<{ configName: string; index: number; source: TcpSource }> {
+    const { allowedAddresses, connectionLimits, messageRate, tls } = exposure;
     const sources = [];
     for (const config of this.options.configs) {
       for (const source of config.sources) {
@@ -312,7 +338,9 @@ export class Gateway {
   }
 
   /** Groups Webhook sources by host and port; the loader has checked that paths are unique. */
-  private createWebhookServers(): Array<{ server: WebhookServer; routes: WebhookRoute[] }> {
+  private createWebhookServers(
+    exposure: ExposureSettings,
+  ): Array<{ server: WebhookServer; routes: WebhookRoute[] }> {
     const groups = new Map<string, WebhookRoute[]>();
     for (const config of this.options.configs) {
       for (const source of config.sources) {
@@ -336,6 +364,10 @@ export class Gateway {
         logger: this.logger.child({ component: "webhook" }),
         secretsDir: this.options.secretsDir ?? DEFAULT_SECRETS_DIR,
         enqueueTimeoutMs: this.options.webhookEnqueueTimeoutMs,
+        ...exposure,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        requestTimeoutMs: this.options.webhookRequestTimeoutMs,
+        connectionCloseGraceMs: this.options.connectionCloseGraceMs,
       });
       return { server, routes };
     });

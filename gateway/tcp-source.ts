@@ -13,8 +13,8 @@ import type { RotationEnqueuer } from "./rotation-enqueuer.js";
 import { IdentifierRejection } from "./identifier-rules.js";
 import { createSourceReader } from "./source-extraction.js";
 import { TcpConnection, type MessageRateLimit, type SourceContext } from "./tcp-connection.js";
-import { isAddressAllowed } from "./cidr.js";
-import { ConnectionLimitReason, type ConnectionLimits } from "./client-limits.js";
+import type { ConnectionLimits } from "./client-limits.js";
+import { ConnectionGate } from "./connection-gate.js";
 import type { TlsFiles } from "./tls-files.js";
 
 /** Time in ms that `close()` waits for senders to close their side when unset. */
@@ -29,31 +29,13 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
 /** Time a client has to finish the TLS handshake before the connection is closed, in ms. */
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** Reasons, besides the per-source limit, for which a source closes a connection at accept. */
-const AcceptRejection = {
-  AddressNotAllowed: "address_not_allowed",
-  MaxConnectionsGlobal: ConnectionLimitReason.Global,
-  MaxConnectionsPerClient: ConnectionLimitReason.PerClient,
-  TlsHandshakeFailed: "tls_handshake_failed",
-} as const;
-type AcceptRejection = (typeof AcceptRejection)[keyof typeof AcceptRejection];
-
-/** Warning logged once per window and reason when a connection is rejected. */
-const REJECTION_MESSAGES: Record<AcceptRejection, string> = {
-  address_not_allowed: "connection rejected: the client address is not in --allowed-cidrs",
-  max_connections_global: "connection rejected: the gateway has reached --max-connections",
-  max_connections_per_client:
-    "connection rejected: the client has reached --max-connections-per-client",
-  tls_handshake_failed: "connection rejected: TLS handshake failed",
-};
-
 /**
  * Vault keeps one audit connection open and idle between requests. When the gateway closes
  * it, Vault's next write can land on the closed socket and be lost, so Vault sources keep
- * idle connections (TCP keepalive still detects dead peers).
+ * idle connections whatever the setting (TCP keepalive still detects dead peers).
  */
-function defaultIdleTimeoutMs(source: NotificationSource): number {
-  return source.type === SourceType.HashicorpVault ? 0 : DEFAULT_IDLE_TIMEOUT_MS;
+function idleTimeoutOf(source: NotificationSource, idleTimeoutMs: number | undefined): number {
+  return source.type === SourceType.HashicorpVault ? 0 : (idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
 }
 
 /** Options of a `TcpSource`. */
@@ -76,8 +58,8 @@ export interface TcpSourceOptions {
   readonly maxConnections?: number;
   /**
    * Time a connection may send nothing before the gateway closes it, in ms; 0 turns the
-   * timeout off. Default `DEFAULT_IDLE_TIMEOUT_MS` (300000, five minutes) for TCPSocket
-   * sources and off for HashicorpVault sources.
+   * timeout off. Default `DEFAULT_IDLE_TIMEOUT_MS` (300000, five minutes). HashicorpVault
+   * sources ignore it and never close idle connections.
    */
   readonly idleTimeoutMs?: number;
   /** Client networks allowed to connect; undefined allows every address. */
@@ -114,8 +96,7 @@ export class TcpSource {
   private readonly graceMs: number;
   private readonly dropWarnings = new LogRateLimiter(1, 10_000);
   private readonly droppedConnections: { inc(): void };
-  private readonly rejectedConnections: Record<AcceptRejection, { inc(): void }>;
-  private readonly rejectionWarnings = new Map<AcceptRejection, LogRateLimiter>();
+  private readonly gate: ConnectionGate;
   /** Server that runs the TLS handshake on sockets `server` accepted; it never listens itself. */
   private readonly tlsServer: TlsServer | undefined;
   /** Accepted sockets whose TLS handshake has not finished, by remote address and port. */
@@ -151,17 +132,18 @@ export class TcpSource {
       openConnections: metrics.openConnections.labels(labels),
       rejectedIdentifiers,
       idleTimeouts: metrics.connectionsClosed.labels({ ...labels, reason: "idle_timeout" }),
-      idleTimeoutMs: options.idleTimeoutMs ?? defaultIdleTimeoutMs(source),
+      idleTimeoutMs: idleTimeoutOf(source, options.idleTimeoutMs),
       messageRate: source.type === SourceType.HashicorpVault ? undefined : options.messageRate,
       throttles: metrics.connectionsThrottled.labels(labels),
       logger: options.logger,
     };
-    this.rejectedConnections = Object.fromEntries(
-      Object.values(AcceptRejection).map((reason) => [
-        reason,
-        metrics.connectionsClosed.labels({ ...labels, reason }),
-      ]),
-    ) as Record<AcceptRejection, { inc(): void }>;
+    this.gate = new ConnectionGate({
+      allowedAddresses: options.allowedAddresses,
+      connectionLimits: options.connectionLimits,
+      metrics,
+      labels,
+      logger: options.logger,
+    });
     this.droppedConnections = metrics.connectionsClosed.labels({
       ...labels,
       reason: "max_connections",
@@ -269,19 +251,7 @@ export class TcpSource {
       socket.destroy();
       return;
     }
-    const { remoteAddress } = socket;
-    const allowed = this.options.allowedAddresses;
-    if (allowed !== undefined && !isAddressAllowed(allowed, remoteAddress)) {
-      this.rejectConnection(socket, AcceptRejection.AddressNotAllowed);
-      return;
-    }
-    const limits = this.options.connectionLimits;
-    const limitReached = limits?.acquire(remoteAddress);
-    if (limitReached !== undefined) {
-      this.rejectConnection(socket, limitReached);
-      return;
-    }
-    if (limits !== undefined) socket.once("close", () => limits.release(remoteAddress));
+    if (!this.gate.admit(socket)) return;
 
     if (this.tlsServer === undefined) {
       this.open(socket);
@@ -308,7 +278,8 @@ export class TcpSource {
       (socket) => this.onSecureConnection(socket),
     );
     server.on("tlsClientError", (error, socket) => {
-      this.handshakeFailed(socket.remoteAddress, (error as NodeJS.ErrnoException).code, error);
+      const code = (error as NodeJS.ErrnoException).code;
+      this.gate.handshakeFailed(socket.remoteAddress, code, error.message);
       // Node.js leaves the socket open after a handshake timeout, so it is closed here.
       socket.destroy();
     });
@@ -323,53 +294,11 @@ export class TcpSource {
     }
     if (this.options.tls?.clientCertificateRequired && !socket.authorized) {
       const reason = String(socket.authorizationError ?? "no client certificate");
-      this.handshakeFailed(socket.remoteAddress, reason, undefined);
+      this.gate.handshakeFailed(socket.remoteAddress, reason);
       socket.destroy();
       return;
     }
     this.open(socket);
-  }
-
-  private handshakeFailed(
-    remoteAddress: string | undefined,
-    code: string | undefined,
-    error: Error | undefined,
-  ): void {
-    this.rejectedConnections[AcceptRejection.TlsHandshakeFailed].inc();
-    this.warnRejected(AcceptRejection.TlsHandshakeFailed, {
-      remoteAddress,
-      code,
-      error: error?.message,
-    });
-  }
-
-  private rejectConnection(socket: Socket, reason: AcceptRejection): void {
-    this.rejectedConnections[reason].inc();
-    const limits = this.options.connectionLimits;
-    this.warnRejected(reason, {
-      remoteAddress: socket.remoteAddress,
-      ...(reason === AcceptRejection.MaxConnectionsGlobal && {
-        maxConnections: limits?.maxConnections,
-      }),
-      ...(reason === AcceptRejection.MaxConnectionsPerClient && {
-        maxConnectionsPerClient: limits?.maxConnectionsPerClient,
-      }),
-    });
-    socket.destroy();
-  }
-
-  private warnRejected(reason: AcceptRejection, fields: Record<string, unknown>): void {
-    let limiter = this.rejectionWarnings.get(reason);
-    if (limiter === undefined) {
-      limiter = new LogRateLimiter(1, 10_000);
-      this.rejectionWarnings.set(reason, limiter);
-    }
-    const permit = limiter.take();
-    if (!permit.allowed) return;
-    this.options.logger.warn(
-      { reason, ...fields, suppressedWarnings: permit.suppressed },
-      REJECTION_MESSAGES[reason],
-    );
   }
 
   private open(socket: Socket): void {

@@ -9,12 +9,26 @@ import { formatAddress, ListenError } from "./listen-error.js";
 import { ROTATION_JOB_NAME, type RotationQueue } from "./rotation-enqueuer.js";
 import { loadWebhookAuthenticator, type WebhookAuthenticator } from "./webhook-auth.js";
 import { readWebhookPayload } from "./webhook-payload.js";
+import type { ConnectionLimits } from "./client-limits.js";
+import { ConnectionGate } from "./connection-gate.js";
+import { createGuardedHttpServer, type GuardedHttpServer } from "./guarded-http-server.js";
+import type { MessageRateLimit } from "./tcp-connection.js";
+import type { TlsFiles } from "./tls-files.js";
+import { TokenBucket } from "./token-bucket.js";
+import { DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
+import type { BlockList, Socket } from "node:net";
 
 /** Time a request waits for Redis to store its jobs before the server responds with 503. */
 export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
 
 /** `Retry-After` of a 503 response, in seconds. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** Time a client has to send a whole request, headers and body, in ms, when unset. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Time `close()` lets requests in progress finish before closing idle connections, in ms. */
+export const DEFAULT_WEBHOOK_CLOSE_GRACE_MS = 2000;
 
 /** One Webhook source served by a `WebhookServer`. */
 export interface WebhookRoute {
@@ -43,6 +57,20 @@ export interface WebhookServerOptions {
   readonly enqueueTimeoutMs?: number;
   /** Default `DEFAULT_RETRY_AFTER_SECONDS`. */
   readonly retryAfterSeconds?: number;
+  /** Client networks allowed to connect; undefined allows every address. */
+  readonly allowedAddresses?: BlockList;
+  /** Connection counts shared with every other listener of the gateway. */
+  readonly connectionLimits?: ConnectionLimits;
+  /** Certificate files to serve HTTPS with; undefined serves plain HTTP. */
+  readonly tls?: TlsFiles;
+  /** Requests per second one connection may send; undefined turns the limit off. */
+  readonly messageRate?: MessageRateLimit;
+  /** Default `DEFAULT_IDLE_TIMEOUT_MS`; 0 turns the idle timeout off. */
+  readonly idleTimeoutMs?: number;
+  /** Default `DEFAULT_REQUEST_TIMEOUT_MS`. */
+  readonly requestTimeoutMs?: number;
+  /** Default `DEFAULT_WEBHOOK_CLOSE_GRACE_MS`. */
+  readonly connectionCloseGraceMs?: number;
 }
 
 /** Settings of one route that its handlers need. */
@@ -68,7 +96,10 @@ export class WebhookServer {
   private readonly enqueueTimeoutMs: number;
   private readonly retryAfterSeconds: number;
   private readonly outageLogLimiter = new LogRateLimiter(5, 60_000);
+  /** Token bucket of each connection that has sent a request, when the rate limit is on. */
+  private readonly rateBuckets = new WeakMap<Socket, TokenBucket>();
   private app: FastifyInstance | undefined;
+  private http: GuardedHttpServer | undefined;
   private listening = false;
   private closed = false;
 
@@ -144,12 +175,30 @@ export class WebhookServer {
     return { host: bound.address, port: bound.port };
   }
 
-  /** Stops accepting requests and waits for the ones in progress. Later calls do nothing. */
+  /**
+   * Stops accepting connections and answers new requests on open ones with 503. Requests in
+   * progress get `connectionCloseGraceMs` to finish before idle connections are closed; a
+   * request still waiting for Redis after that, at most `enqueueTimeoutMs` more, is cut
+   * off. Later calls do nothing.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.listening = false;
-    await this.app?.close();
+    const http = this.http;
+    http?.stopTlsReload();
+
+    const graceMs = this.options.connectionCloseGraceMs ?? DEFAULT_WEBHOOK_CLOSE_GRACE_MS;
+    const closeIdle = setTimeout(() => http?.server.closeIdleConnections(), graceMs);
+    const destroyAll = setTimeout(() => {
+      for (const socket of http?.sockets ?? []) socket.destroy();
+    }, graceMs + this.enqueueTimeoutMs);
+    try {
+      await this.app?.close();
+    } finally {
+      clearTimeout(closeIdle);
+      clearTimeout(destroyAll);
+    }
   }
 
   private async routeContext(route: WebhookRoute): Promise<RouteContext> {
@@ -172,7 +221,34 @@ export class WebhookServer {
   private createApp(routes: readonly RouteContext[]): FastifyInstance {
     // Fastify's own logger stays off so that requests do not log a line each; rejections
     // are logged at debug level with their reason instead.
-    const app = Fastify({ logger: false, exposeHeadRoutes: false });
+    const [first] = routes;
+    const labels = { config: first?.configName ?? "", source: String(first?.source.index ?? 0) };
+    const metrics = this.options.metrics;
+    const gate = new ConnectionGate({
+      allowedAddresses: this.options.allowedAddresses,
+      connectionLimits: this.options.connectionLimits,
+      metrics,
+      labels,
+      logger: this.logger,
+    });
+    const idleTimeouts = metrics.connectionsClosed.labels({ ...labels, reason: "idle_timeout" });
+    const app = Fastify({
+      logger: false,
+      exposeHeadRoutes: false,
+      serverFactory: (handler) => {
+        this.http = createGuardedHttpServer(handler, {
+          gate,
+          tls: this.options.tls,
+          idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+          requestTimeoutMs: this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+          onIdleTimeout: () => idleTimeouts.inc(),
+          onClientError: (code) =>
+            metrics.connectionsClosed.inc({ ...labels, reason: clientErrorReason(code) }),
+        });
+        this.trackOpenConnections(this.http, metrics.openConnections.labels(labels));
+        return this.http.server;
+      },
+    });
 
     // Every body is read as raw bytes and parsed here, whatever its content type, so that a
     // sender that labels JSON as text/plain is still served and the errors name the path.
@@ -197,7 +273,10 @@ export class WebhookServer {
         url: route.source.path,
         bodyLimit: route.source.maxMessageBytes,
         config: { route },
-        onRequest: async (request, reply) => this.authenticate(route, request, reply),
+        onRequest: async (request, reply) => {
+          if (this.limitRate(route, request, reply)) return reply;
+          return this.authenticate(route, request, reply);
+        },
         handler: async (request, reply) => this.handlePost(route, request, reply),
       });
       app.route({
@@ -208,6 +287,47 @@ export class WebhookServer {
       });
     }
     return app;
+  }
+
+  private trackOpenConnections(http: GuardedHttpServer, gauge: { inc(): void; dec(): void }): void {
+    http.server.on("connection", (socket: Socket) => {
+      if (socket.destroyed) return;
+      gauge.inc();
+      socket.once("close", () => gauge.dec());
+    });
+  }
+
+  /**
+   * Takes a token from the connection's bucket. Returns true after answering 429 with
+   * `Retry-After` when the bucket is empty.
+   */
+  private limitRate(route: RouteContext, request: FastifyRequest, reply: FastifyReply): boolean {
+    const rate = this.options.messageRate;
+    if (rate === undefined) return false;
+
+    const socket = request.raw.socket;
+    let bucket = this.rateBuckets.get(socket);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(rate.messagesPerSecond, rate.burst);
+      this.rateBuckets.set(socket, bucket);
+    }
+    if (bucket.take()) return false;
+
+    const retryAfterSeconds = Math.max(1, Math.ceil(bucket.msUntil(1) / 1000));
+    route.count(MessageResult.RateLimited);
+    route.logger.debug(
+      { remoteAddress: request.ip, messagesPerSecond: rate.messagesPerSecond },
+      "rejected Webhook request above the connection's message rate",
+    );
+    void reply
+      .code(429)
+      .header("retry-after", String(retryAfterSeconds))
+      .send({
+        error:
+          `this connection sent more than ${rate.messagesPerSecond} requests per second ` +
+          `(--max-messages-per-second); retry in ${retryAfterSeconds} s`,
+      });
+    return true;
   }
 
   private async authenticate(
@@ -360,4 +480,11 @@ export class WebhookServer {
     }
     void reply.code(status).send({ error: error.message });
   }
+}
+
+/** Reason under which a connection closed by Node.js's HTTP parser is counted. */
+function clientErrorReason(code: string | undefined): string {
+  if (code === "ERR_HTTP_REQUEST_TIMEOUT") return "request_timeout";
+  if (code === "HPE_HEADER_OVERFLOW") return "header_overflow";
+  return "malformed_request";
 }

@@ -38,6 +38,8 @@ export const MessageResult = {
   Unauthorized: "unauthorized",
   /** A valid Webhook request whose jobs Redis did not store in time; its response is 503. */
   Unavailable: "unavailable",
+  /** A Webhook request above its connection's message rate; its response is 429. */
+  RateLimited: "rate_limited",
 } as const;
 export type MessageResult = (typeof MessageResult)[keyof typeof MessageResult];
 

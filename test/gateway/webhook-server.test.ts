@@ -5,121 +5,21 @@ import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Queue } from "bullmq";
-import { Redis } from "ioredis";
-import type { Registry } from "prom-client";
-import { Gateway, type GatewayOptions } from "../../gateway/gateway.js";
+import { Gateway } from "../../gateway/gateway.js";
 import { ListenError } from "../../gateway/listen-error.js";
 import { secretKeyFile, WebhookCredentialsError } from "../../gateway/webhook-auth.js";
 import { freePort } from "../../launcher/private-redis.js";
-import {
-  DEFAULT_IDENTIFIER_PATH,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  SourceType,
-  type ReloaderConfig,
-  type WebhookSource,
-} from "../../shared/config-schema.js";
 import { createLogger } from "../../shared/logger.js";
 import { createMetricsRegistry, GatewayMetricName, readMetricValue } from "../../shared/metrics.js";
-import {
-  ROTATION_JOB_OPTIONS,
-  ROTATION_QUEUE,
-  type RotationEvent,
-} from "../../shared/queue-contract.js";
+import { ROTATION_JOB_OPTIONS } from "../../shared/queue-contract.js";
 import { TEST_REDIS_URL } from "./gateway-harness.js";
-
-/** Returns a Webhook source on 127.0.0.1, port 0, with default settings. */
-function webhookSource(settings: Partial<WebhookSource> = {}): WebhookSource {
-  return {
-    type: SourceType.Webhook,
-    index: 0,
-    host: "127.0.0.1",
-    port: 0,
-    path: "/webhook",
-    identifierPathOnPayload: DEFAULT_IDENTIFIER_PATH,
-    maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
-    ...settings,
-  };
-}
-
-/** A started gateway with Webhook sources, its own prefix, and a queue to read jobs back. */
-interface WebhookHarness {
-  readonly gateway: Gateway;
-  readonly registry: Registry;
-  readonly queue: Queue<RotationEvent>;
-  /** Returns `http://127.0.0.1:PORT` plus the path of source `index` of the first Config. */
-  url(index?: number, configName?: string): string;
-  /** Returns `reloader_gateway_messages_total` for one result of the first Config's source 0. */
-  messages(result: string): Promise<number>;
-  cleanup(): Promise<void>;
-}
-
-async function startWebhookGateway(
-  configs: readonly ReloaderConfig[],
-  options: Partial<GatewayOptions> = {},
-): Promise<WebhookHarness> {
-  const prefix = `webhook-test-${randomUUID()}`;
-  const registry = createMetricsRegistry({ processMetrics: false });
-  const gateway = new Gateway({
-    configs,
-    redisUrl: TEST_REDIS_URL,
-    prefix,
-    logger: createLogger({ name: "webhook-test", level: "silent" }),
-    registry,
-    ...options,
-  });
-  await gateway.start();
-
-  const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-  const queue = new Queue<RotationEvent>(ROTATION_QUEUE, { connection, prefix });
-  const firstConfig = configs[0]?.name ?? "";
-
-  return {
-    gateway,
-    registry,
-    queue,
-    url: (index = 0, configName = firstConfig) => {
-      const address = gateway
-        .addresses()
-        .find((item) => item.configName === configName && item.sourceIndex === index);
-      assert.ok(address, `no address for ${configName} source ${index}`);
-      return `http://127.0.0.1:${address.port}${address.path ?? ""}`;
-    },
-    messages: (result) =>
-      readMetricValue(registry, GatewayMetricName.Messages, {
-        config: firstConfig,
-        source: "0",
-        result,
-      }),
-    cleanup: async () => {
-      await gateway.close();
-      await queue.obliterate({ force: true });
-      await queue.close();
-      connection.disconnect();
-    },
-  };
-}
-
-function config(name: string, sources: WebhookSource[]): ReloaderConfig {
-  return { name, sources, destinations: [] };
-}
-
-async function post(
-  url: string,
-  body: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...headers },
-    body,
-  });
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: (await response.json()) as Record<string, unknown>,
-  };
-}
+import {
+  config,
+  post,
+  startWebhookGateway,
+  webhookSource,
+  type WebhookHarness,
+} from "./webhook-harness.js";
 
 const STRIPE_DOCUMENT = JSON.stringify({ "0": { data: { ObjectName: "payments/stripe-key" } } });
 
