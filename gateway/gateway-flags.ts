@@ -12,6 +12,15 @@ import {
   DEFAULT_MESSAGE_BURST,
 } from "./client-limits.js";
 import type { GatewayOptions } from "./gateway.js";
+import { SourceType, type ReloaderConfig } from "../shared/config-schema.js";
+import { loadClusterCredentials } from "../shared/cluster-credentials.js";
+import { UsageError } from "../shared/errors.js";
+import { KubernetesSecrets } from "./kubernetes-secrets.js";
+import {
+  DEFAULT_SECRETS_DIR,
+  MountedSecretFiles,
+  type SecretKeyReader,
+} from "./secret-key-reader.js";
 import { tlsFilePaths } from "./tls-files.js";
 import { DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS } from "./webhook-server.js";
@@ -149,4 +158,55 @@ function limitFlag(flags: FlagValues, name: string, fallback: number, minimum: n
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
+}
+
+/** Where the gateway reads the Secrets that `webhookAuth` references. */
+const CREDENTIAL_SOURCES = ["kubernetes", "files"] as const;
+
+/** Flags that choose where Webhook credentials come from. */
+export const WEBHOOK_CREDENTIAL_FLAGS: readonly FlagSpec[] = [
+  {
+    name: "webhook-credentials",
+    env: "WEBHOOK_CREDENTIALS",
+    description:
+      "where Secrets that webhookAuth references are read: kubernetes (the API, with the gateway's cluster credentials) or files (mounted under --secrets-dir)",
+    defaultValue: "kubernetes",
+  },
+  {
+    name: "secrets-dir",
+    env: "SECRETS_DIR",
+    description:
+      "with --webhook-credentials files, the directory where those Secrets are mounted; a key is read from <dir>/<namespace>/<name>/<key>",
+    defaultValue: DEFAULT_SECRETS_DIR,
+  },
+];
+
+/**
+ * Returns the reader of Webhook credentials that the flags choose. Cluster credentials are
+ * loaded only when a Webhook source of `configs` has `webhookAuth`.
+ *
+ * @throws UsageError on an unknown `--webhook-credentials` value, or when it is
+ *   `kubernetes` and no cluster credentials are found.
+ */
+export function secretKeyReaderFromFlags(
+  flags: FlagValues,
+  configs: readonly ReloaderConfig[],
+): SecretKeyReader {
+  const choice = stringFlag(flags, "webhook-credentials") ?? "kubernetes";
+  if (!(CREDENTIAL_SOURCES as readonly string[]).includes(choice)) {
+    throw new UsageError(
+      `--webhook-credentials (WEBHOOK_CREDENTIALS) must be kubernetes or files, got ${JSON.stringify(choice)}`,
+    );
+  }
+  const files = new MountedSecretFiles(stringFlag(flags, "secrets-dir") ?? DEFAULT_SECRETS_DIR);
+  const needsCredentials = configs.some((config) =>
+    config.sources.some((source) => source.type === SourceType.Webhook && source.auth),
+  );
+  if (choice === "files" || !needsCredentials) return files;
+
+  const { kubeConfig } = loadClusterCredentials(
+    "webhookAuth Secrets are read through the Kubernetes API, so set KUBECONFIG, run the " +
+      "gateway in a pod, or pass --webhook-credentials files",
+  );
+  return new KubernetesSecrets(kubeConfig);
 }

@@ -17,7 +17,7 @@ import {
 } from "../shared/redis-connection.js";
 import { RotationEnqueuer, type RotationEnqueuerOptions } from "./rotation-enqueuer.js";
 import { TcpSource } from "./tcp-source.js";
-import { DEFAULT_SECRETS_DIR } from "./webhook-auth.js";
+import { MountedSecretFiles, type SecretKeyReader } from "./secret-key-reader.js";
 import { WebhookServer, type WebhookRoute } from "./webhook-server.js";
 import { parseCidrs } from "./cidr.js";
 import {
@@ -68,8 +68,14 @@ export interface GatewayOptions {
    * Default 300000. HashicorpVault sources never close idle connections.
    */
   readonly idleTimeoutMs?: number;
-  /** Directory where Secrets referenced by Webhook sources are mounted. Default `/etc/reloader/secrets`. */
+  /**
+   * Reads the Secret keys that Webhook sources reference. Default: files under `secretsDir`.
+   */
+  readonly secretKeyReader?: SecretKeyReader;
+  /** Directory where those Secrets are mounted when `secretKeyReader` is unset. Default `/etc/reloader/secrets`. */
   readonly secretsDir?: string;
+  /** Time between reads of the Webhook credentials, in ms. Default 10000. */
+  readonly credentialRefreshMs?: number;
   /** Time in ms a Webhook request waits for Redis before its response is 503. Default 5000. */
   readonly webhookEnqueueTimeoutMs?: number;
   /** Time in ms a Webhook client has to send a whole request. Default 30000. */
@@ -352,6 +358,8 @@ export class Gateway {
       }
     }
 
+    const secretKeyReader =
+      this.options.secretKeyReader ?? new MountedSecretFiles(this.options.secretsDir);
     return [...groups.values()].map((routes) => {
       const [first] = routes as [WebhookRoute, ...WebhookRoute[]];
       const server = new WebhookServer({
@@ -362,7 +370,8 @@ export class Gateway {
         isRedisLost: () => LOST_CONNECTION_STATUSES.has(this.connection.status),
         metrics: this.metrics,
         logger: this.logger.child({ component: "webhook" }),
-        secretsDir: this.options.secretsDir ?? DEFAULT_SECRETS_DIR,
+        secretKeyReader: secretKeyReader,
+        credentialRefreshMs: this.options.credentialRefreshMs,
         enqueueTimeoutMs: this.options.webhookEnqueueTimeoutMs,
         ...exposure,
         idleTimeoutMs: this.options.idleTimeoutMs,

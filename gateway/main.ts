@@ -15,8 +15,12 @@ import { createMetricsRegistry } from "../shared/metrics.js";
 import { opsServerFromFlags } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
 import { Gateway } from "./gateway.js";
-import { DEFAULT_SECRETS_DIR } from "./webhook-auth.js";
-import { GATEWAY_SECURITY_FLAGS, gatewaySecurityOptions } from "./gateway-flags.js";
+import {
+  GATEWAY_SECURITY_FLAGS,
+  gatewaySecurityOptions,
+  secretKeyReaderFromFlags,
+  WEBHOOK_CREDENTIAL_FLAGS,
+} from "./gateway-flags.js";
 import {
   DEFAULT_COALESCE_WINDOW_MS,
   DEFAULT_MAX_PENDING_IDENTIFIERS,
@@ -52,13 +56,7 @@ const FLAGS: readonly FlagSpec[] = [
     defaultValue: String(DEFAULT_CONNECTION_CLOSE_GRACE_MS),
   },
   ...GATEWAY_SECURITY_FLAGS,
-  {
-    name: "secrets-dir",
-    env: "SECRETS_DIR",
-    description:
-      "directory where Secrets that Webhook sources reference are mounted; a key is read from <dir>/<namespace>/<name>/<key>",
-    defaultValue: DEFAULT_SECRETS_DIR,
-  },
+  ...WEBHOOK_CREDENTIAL_FLAGS,
 ];
 
 const USAGE = `Usage: npm run gateway -- --config FILE [options]
@@ -86,7 +84,7 @@ async function main(): Promise<void> {
     redisUrl: redisUrlFlag(flags),
     prefix: stringFlag(flags, "queue-prefix"),
     ...security,
-    secretsDir: stringFlag(flags, "secrets-dir"),
+    secretKeyReader: secretKeyReaderFromFlags(flags, configs),
     logger,
     registry,
     enqueuer: {

@@ -1,105 +1,98 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { SecretKeySelector, WebhookAuth } from "../shared/config-schema.js";
-
-/** Directory under which Secrets referenced by Webhook sources are mounted, by default. */
-export const DEFAULT_SECRETS_DIR = "/etc/reloader/secrets";
+import type { WebhookAuth } from "../shared/config-schema.js";
+import type { SecretKeyReader } from "./secret-key-reader.js";
 
 /** Realm sent in `WWW-Authenticate` challenges. */
 const REALM = "reloader";
 
-/** Raised when a credential file of a Webhook source cannot be read or is empty. */
-export class WebhookCredentialsError extends Error {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "WebhookCredentialsError";
-  }
-}
+/** SHA-256 digests of the credentials a source requires. */
+type CredentialDigests =
+  | { readonly kind: "basic"; readonly username: Buffer; readonly password: Buffer }
+  | { readonly kind: "bearer"; readonly token: Buffer };
 
 /**
- * Returns the file that holds one key of a referenced Secret:
- * `<secretsDir>/<namespace>/<name>/<key>`, or `<secretsDir>/<name>/<key>` when the
- * reference has no namespace. The gateway never calls the Kubernetes API, so the Secret
- * must be mounted there (a Secret volume writes one file per key).
+ * Checks the `Authorization` header of requests against a source's credentials. Only
+ * SHA-256 digests of the credentials are kept, and `refresh()` reads them again, so a
+ * rotated Secret takes effect without a restart.
  */
-export function secretKeyFile(secretsDir: string, selector: SecretKeySelector): string {
-  return selector.namespace === undefined
-    ? join(secretsDir, selector.name, selector.key)
-    : join(secretsDir, selector.namespace, selector.name, selector.key);
-}
-
-/** Checks the `Authorization` header of requests against a source's credentials. */
-export interface WebhookAuthenticator {
+export class WebhookAuthenticator {
   /** Value of the `WWW-Authenticate` header of a 401 response. */
   readonly challenge: string;
+  private digests: CredentialDigests;
+
+  private constructor(
+    private readonly auth: WebhookAuth,
+    private readonly reader: SecretKeyReader,
+    digests: CredentialDigests,
+  ) {
+    this.digests = digests;
+    this.challenge =
+      auth.kind === "bearer"
+        ? `Bearer realm="${REALM}"`
+        : `Basic realm="${REALM}", charset="UTF-8"`;
+  }
+
+  /**
+   * Reads the credentials of `auth` and returns an authenticator for them.
+   *
+   * @throws WebhookCredentialsError naming the Secret and key when one cannot be read.
+   */
+  static async load(auth: WebhookAuth, reader: SecretKeyReader): Promise<WebhookAuthenticator> {
+    return new WebhookAuthenticator(auth, reader, await readDigests(auth, reader));
+  }
+
+  /**
+   * Reads the credentials again. Returns whether they changed; on failure the previous
+   * credentials stay in force.
+   *
+   * @throws WebhookCredentialsError naming the Secret and key when one cannot be read.
+   */
+  async refresh(): Promise<boolean> {
+    const digests = await readDigests(this.auth, this.reader);
+    const changed = !sameDigests(digests, this.digests);
+    this.digests = digests;
+    return changed;
+  }
+
   /** Returns whether the header carries the configured credentials. */
-  verify(authorization: string | undefined): boolean;
+  verify(authorization: string | undefined): boolean {
+    const digests = this.digests;
+    if (digests.kind === "bearer") {
+      const presentedToken = credentialsOf(authorization, "bearer");
+      if (presentedToken === undefined) return false;
+      return timingSafeEqual(digest(presentedToken), digests.token);
+    }
+
+    const encoded = credentialsOf(authorization, "basic");
+    if (encoded === undefined) return false;
+    const decoded = Buffer.from(encoded, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return false;
+
+    // Both comparisons always run, so the time taken does not reveal which part is wrong.
+    const usernameMatches = timingSafeEqual(digest(decoded.slice(0, colon)), digests.username);
+    const passwordMatches = timingSafeEqual(digest(decoded.slice(colon + 1)), digests.password);
+    return usernameMatches && passwordMatches;
+  }
 }
 
-/**
- * Reads the credentials of `auth` from their mounted files and returns an authenticator. File
- * contents are used byte for byte, so a trailing newline is part of the credential.
- *
- * @throws WebhookCredentialsError naming the file and the Secret key when a file is
- *   missing, unreadable or empty.
- */
-export async function loadWebhookAuthenticator(
-  auth: WebhookAuth,
-  secretsDir: string,
-): Promise<WebhookAuthenticator> {
+async function readDigests(auth: WebhookAuth, reader: SecretKeyReader): Promise<CredentialDigests> {
   if (auth.kind === "bearer") {
-    const token = digest(await readSecretKey(secretsDir, auth.token));
-    return {
-      challenge: `Bearer realm="${REALM}"`,
-      verify: (authorization) => {
-        const presentedToken = credentialsOf(authorization, "bearer");
-        if (presentedToken === undefined) return false;
-        return digestsEqual(digest(Buffer.from(presentedToken, "utf8")), token);
-      },
-    };
+    return { kind: "bearer", token: digest(await reader.read(auth.token)) };
   }
-
-  const username = digest(await readSecretKey(secretsDir, auth.username));
-  const password = digest(await readSecretKey(secretsDir, auth.password));
-  return {
-    challenge: `Basic realm="${REALM}", charset="UTF-8"`,
-    verify: (authorization) => {
-      const encoded = credentialsOf(authorization, "basic");
-      if (encoded === undefined) return false;
-      const decoded = Buffer.from(encoded, "base64").toString("utf8");
-      const colon = decoded.indexOf(":");
-      if (colon < 0) return false;
-
-      // Both comparisons always run, so the time taken does not reveal which part is wrong.
-      const usernameMatches = digestsEqual(digest(decoded.slice(0, colon)), username);
-      const passwordMatches = digestsEqual(digest(decoded.slice(colon + 1)), password);
-      return usernameMatches && passwordMatches;
-    },
-  };
+  const [username, password] = await Promise.all([
+    reader.read(auth.username),
+    reader.read(auth.password),
+  ]);
+  return { kind: "basic", username: digest(username), password: digest(password) };
 }
 
-async function readSecretKey(secretsDir: string, selector: SecretKeySelector): Promise<Buffer> {
-  const file = secretKeyFile(secretsDir, selector);
-  const reference = `key ${JSON.stringify(selector.key)} of Secret ${
-    selector.namespace === undefined ? "" : `${selector.namespace}/`
-  }${selector.name}`;
-
-  let content: Buffer;
-  try {
-    content = await readFile(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new WebhookCredentialsError(
-      `cannot read ${reference} from ${file} (${code}); mount the Secret there, ` +
-        "or point --secrets-dir (SECRETS_DIR) at the directory that holds it",
-      { cause: error },
-    );
+function sameDigests(a: CredentialDigests, b: CredentialDigests): boolean {
+  if (a.kind === "bearer" && b.kind === "bearer") return a.token.equals(b.token);
+  if (a.kind === "basic" && b.kind === "basic") {
+    return a.username.equals(b.username) && a.password.equals(b.password);
   }
-  if (content.length === 0) {
-    throw new WebhookCredentialsError(`${reference} in ${file} is empty; store the credential`);
-  }
-  return content;
+  return false;
 }
 
 /** Returns the text after the scheme when the header uses `scheme` (case-insensitive). */
@@ -112,9 +105,4 @@ function credentialsOf(authorization: string | undefined, scheme: string): strin
 
 function digest(value: Buffer | string): Buffer {
   return createHash("sha256").update(value).digest();
-}
-
-/** Compares two SHA-256 digests in constant time; equal lengths are guaranteed. */
-function digestsEqual(a: Buffer, b: Buffer): boolean {
-  return timingSafeEqual(a, b);
 }

@@ -7,7 +7,8 @@ import { MessageResult, type GatewayMetrics } from "../shared/metrics.js";
 import { ROTATION_JOB_OPTIONS, type RotationEvent } from "../shared/queue-contract.js";
 import { formatAddress, ListenError } from "./listen-error.js";
 import { ROTATION_JOB_NAME, type RotationQueue } from "./rotation-enqueuer.js";
-import { loadWebhookAuthenticator, type WebhookAuthenticator } from "./webhook-auth.js";
+import { WebhookAuthenticator } from "./webhook-auth.js";
+import type { SecretKeyReader } from "./secret-key-reader.js";
 import { readWebhookPayload } from "./webhook-payload.js";
 import type { ConnectionLimits } from "./client-limits.js";
 import { ConnectionGate } from "./connection-gate.js";
@@ -23,6 +24,9 @@ export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
 
 /** `Retry-After` of a 503 response, in seconds. */
 export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** Time between reads of the Webhook credentials, in ms, when unset. */
+export const DEFAULT_CREDENTIAL_REFRESH_MS = 10_000;
 
 /** Time a client has to send a whole request, headers and body, in ms, when unset. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -51,8 +55,10 @@ export interface WebhookServerOptions {
   readonly isRedisLost: () => boolean;
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
-  /** Directory where Secrets referenced by `webhookAuth` are mounted; see `secretKeyFile`. */
-  readonly secretsDir: string;
+  /** Reads the Secret keys that `webhookAuth` references. */
+  readonly secretKeyReader: SecretKeyReader;
+  /** Time between reads of the credentials, in ms. Default `DEFAULT_CREDENTIAL_REFRESH_MS`. */
+  readonly credentialRefreshMs?: number;
   /** Default `DEFAULT_ENQUEUE_TIMEOUT_MS`. */
   readonly enqueueTimeoutMs?: number;
   /** Default `DEFAULT_RETRY_AFTER_SECONDS`. */
@@ -100,6 +106,9 @@ export class WebhookServer {
   private readonly rateBuckets = new WeakMap<Socket, TokenBucket>();
   private app: FastifyInstance | undefined;
   private http: GuardedHttpServer | undefined;
+  private routes: readonly RouteContext[] = [];
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly refreshFailureLogLimiter = new LogRateLimiter(1, 60_000);
   private listening = false;
   private closed = false;
 
@@ -125,6 +134,7 @@ export class WebhookServer {
    */
   async start(): Promise<void> {
     const routes = await Promise.all(this.options.routes.map((route) => this.routeContext(route)));
+    this.routes = routes;
     const app = this.createApp(routes);
     this.app = app;
 
@@ -144,6 +154,10 @@ export class WebhookServer {
       );
     }
     this.listening = true;
+    if (routes.some((route) => route.authenticator !== undefined)) {
+      const intervalMs = this.options.credentialRefreshMs ?? DEFAULT_CREDENTIAL_REFRESH_MS;
+      this.refreshTimer = setInterval(() => void this.refreshCredentials(), intervalMs).unref();
+    }
 
     const bound = this.address();
     this.logger.info(
@@ -155,6 +169,7 @@ export class WebhookServer {
           path: route.source.path,
           auth: route.source.auth?.kind ?? "none",
         })),
+        credentials: this.options.secretKeyReader.kind,
       },
       "listening for Webhook requests",
     );
@@ -185,6 +200,7 @@ export class WebhookServer {
     if (this.closed) return;
     this.closed = true;
     this.listening = false;
+    clearInterval(this.refreshTimer);
     const http = this.http;
     http?.stopTlsReload();
 
@@ -201,13 +217,35 @@ export class WebhookServer {
     }
   }
 
+  /**
+   * Reads every route's credentials again, so a rotated Secret takes effect. A credential
+   * that cannot be read is logged and the previous one stays in force.
+   */
+  private async refreshCredentials(): Promise<void> {
+    for (const route of this.routes) {
+      if (route.authenticator === undefined) continue;
+      try {
+        if (await route.authenticator.refresh()) {
+          route.logger.info({ path: route.source.path }, "Webhook credentials changed; reloaded");
+        }
+      } catch (error) {
+        const permit = this.refreshFailureLogLimiter.take();
+        if (!permit.allowed) continue;
+        route.logger.error(
+          { err: error, path: route.source.path, suppressed: permit.suppressed },
+          "cannot read the Webhook credentials again; the loaded ones stay in force",
+        );
+      }
+    }
+  }
+
   private async routeContext(route: WebhookRoute): Promise<RouteContext> {
     const { configName, source } = route;
     const labels = { config: configName, source: String(source.index) };
     const authenticator =
       source.auth === undefined
         ? undefined
-        : await loadWebhookAuthenticator(source.auth, this.options.secretsDir);
+        : await WebhookAuthenticator.load(source.auth, this.options.secretKeyReader);
     return {
       configName,
       source,

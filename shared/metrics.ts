@@ -159,7 +159,8 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
         help:
           "Connections the gateway closed itself, by reason: max_connections (per source), " +
           "max_connections_global, max_connections_per_client, address_not_allowed, " +
-          "tls_handshake_failed, idle_timeout.",
+          "tls_handshake_failed, idle_timeout, and for Webhook sources request_timeout, " +
+          "malformed_request, header_overflow.",
         labelNames: ["config", "source", "reason"],
         registers: [registry],
       });

@@ -15,7 +15,7 @@ import { createLogger } from "../shared/logger.js";
 import { opsServerFromFlags } from "../shared/ops-server.js";
 import { reportFatal, runService, type Service } from "../shared/process-lifecycle.js";
 import { createRedisConnection, reportRedisOutages } from "../shared/redis-connection.js";
-import { loadClusterCredentials } from "./cluster-credentials.js";
+import { loadClusterCredentials } from "../shared/cluster-credentials.js";
 import {
   DEFAULT_PATCH_CONCURRENCY,
   DEFAULT_ROTATION_CONCURRENCY,
@@ -60,7 +60,9 @@ async function main(): Promise<void> {
   }
 
   const configs = await loadConfigFiles(configFiles(flags));
-  const { kubeConfig, source } = loadClusterCredentials();
+  const { kubeConfig, source } = loadClusterCredentials(
+    "set KUBECONFIG or run the worker in a pod",
+  );
   const logger = createLogger({ name: "worker", level: logLevelFlag(flags) });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });

@@ -9,9 +9,10 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
+import { CoreV1Api } from "@kubernetes/client-node";
 import { watchPatches, type PatchSighting } from "../../launcher/patch-watch.js";
 import { freePort } from "../../launcher/private-redis.js";
-import { entryPoint, isReadyLine } from "../../launcher/tier-process.js";
+import { entryPoint, isReadyLine, startTierWhenReady } from "../../launcher/tier-process.js";
 import { startKubeApiEmulator, type KubeApiEmulator } from "../kube-api/emulator.js";
 import { fixturePath } from "../support/fixtures.js";
 import { sendOverTcp, TEST_REDIS_URL } from "../support/pipeline.js";
@@ -104,6 +105,82 @@ spec:
     );
     assert.equal(code, 1);
     assert.match(stderr, /no Kubernetes credentials found: KUBECONFIG is unset/);
+  });
+
+  /** Writes a Config with one Webhook source on 127.0.0.1 that requires a bearer token. */
+  async function webhookAuthConfig(port: number): Promise<string> {
+    const file = join(directory, `webhook-auth-${port}.yaml`);
+    await writeFile(
+      file,
+      [
+        "apiVersion: reloader.external-secrets.io/v1alpha1",
+        "kind: Config",
+        "metadata: {name: webhook-auth}",
+        "spec:",
+        "  notificationSources:",
+        "    - type: Webhook",
+        "      webhook:",
+        `        address: 127.0.0.1:${port}`,
+        "        webhookAuth:",
+        "          bearerToken:",
+        "            bearerTokenSecretRef: {namespace: payments, name: webhook-token, key: token}",
+        "  destinationsToWatch:",
+        "    - externalSecret: {}",
+        "",
+      ].join("\n"),
+    );
+    return file;
+  }
+
+  it("gateway without credentials for webhookAuth exits 1", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: directory };
+    delete env.KUBECONFIG;
+    const configFile = await webhookAuthConfig(await freePort());
+    const { code, stderr } = await runEntry(
+      "gateway/main.js",
+      ["--config", configFile, "--http-port", "0"],
+      env,
+    );
+    assert.equal(code, 1);
+    assert.match(stderr, /no Kubernetes credentials found/);
+    assert.match(stderr, /pass --webhook-credentials files/);
+  });
+
+  it("gateway reads webhookAuth Secrets through the API", { timeout: 60_000 }, async () => {
+    const token = randomBytes(12).toString("hex");
+    const api = emulator.kubeConfig().makeApiClient(CoreV1Api);
+    await api.createNamespacedSecret({
+      namespace: "payments",
+      body: {
+        metadata: { name: "webhook-token" },
+        data: { token: Buffer.from(token).toString("base64") },
+      },
+    });
+    const port = await freePort();
+    const gateway = await startTierWhenReady({
+      entry: "gateway/main.js",
+      args: ["--config", await webhookAuthConfig(port), "--http-port", "0"],
+      env: {
+        ...process.env,
+        REDIS_URL: TEST_REDIS_URL,
+        QUEUE_PREFIX: `webhook-auth-${randomBytes(6).toString("hex")}`,
+        KUBECONFIG: join(directory, "kubeconfig"),
+      },
+    });
+
+    try {
+      const send = (authorization: string) =>
+        fetch(`http://127.0.0.1:${port}/webhook`, {
+          method: "POST",
+          headers: { authorization, "content-type": "application/json" },
+          body: JSON.stringify({ "0": { data: { ObjectName: "payments/stripe-key" } } }),
+        });
+      assert.equal((await send(`Bearer ${token}`)).status, 202);
+      assert.equal((await send("Bearer wrong")).status, 401);
+    } finally {
+      assert.equal(await gateway.stop(), 0);
+      await api.deleteNamespacedSecret({ name: "webhook-token", namespace: "payments" });
+    }
   });
 
   it("tiers stop when the launcher dies", { timeout: 60_000 }, async () => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Gateway } from "../../gateway/gateway.js";
 import { ListenError } from "../../gateway/listen-error.js";
-import { secretKeyFile, WebhookCredentialsError } from "../../gateway/webhook-auth.js";
+import { secretKeyFile, WebhookCredentialsError } from "../../gateway/secret-key-reader.js";
 import { freePort } from "../../launcher/private-redis.js";
 import { createLogger } from "../../shared/logger.js";
 import { createMetricsRegistry, GatewayMetricName, readMetricValue } from "../../shared/metrics.js";

@@ -2,20 +2,24 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
-import { UsageError } from "../shared/errors.js";
+import { UsageError } from "./errors.js";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-/** Source of the cluster credentials the worker loaded. */
+/** Source of the cluster credentials a process loaded. */
 export type CredentialSource = "KUBECONFIG" | "~/.kube/config" | "in-cluster";
 
 /**
  * Loads cluster credentials the way kubectl does: `KUBECONFIG`, then `~/.kube/config`, then
  * the in-cluster service account. Unlike `KubeConfig.loadFromDefault`, it raises an error
  * when none is found instead of falling back to `http://localhost:8080`, so a production
- * worker never talks to whatever happens to listen there.
+ * process never talks to whatever happens to listen there. `fix` ends that error, such as
+ * `set KUBECONFIG or run the worker in a pod`.
  */
-export function loadClusterCredentials(env: NodeJS.ProcessEnv = process.env): {
+export function loadClusterCredentials(
+  fix: string,
+  env: NodeJS.ProcessEnv = process.env,
+): {
   kubeConfig: KubeConfig;
   source: CredentialSource;
 } {
@@ -37,7 +41,7 @@ export function loadClusterCredentials(env: NodeJS.ProcessEnv = process.env): {
   } else {
     throw new UsageError(
       `no Kubernetes credentials found: KUBECONFIG is unset, ${userConfig} does not exist ` +
-        `and ${SERVICE_ACCOUNT_TOKEN} is missing; set KUBECONFIG or run the worker in a pod`,
+        `and ${SERVICE_ACCOUNT_TOKEN} is missing; ${fix}`,
     );
   }
 

@@ -1,0 +1,81 @@
+import { ApiException, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { SecretKeySelector } from "../shared/config-schema.js";
+import {
+  describeSecretKey,
+  WebhookCredentialsError,
+  type SecretKeyReader,
+} from "./secret-key-reader.js";
+
+/** Namespace of Secret references without one when the kubeconfig context names none. */
+export const FALLBACK_SECRET_NAMESPACE = "default";
+
+/**
+ * Reads Secret keys through the Kubernetes API with `get` on each referenced Secret, so the
+ * gateway's service account needs `get` on those Secrets and nothing else (a Role with
+ * `resourceNames` can grant exactly that). A reference without a namespace reads from
+ * `namespace`: the kubeconfig context's, which is the pod's own namespace in a cluster.
+ */
+export class KubernetesSecrets implements SecretKeyReader {
+  readonly kind = "kubernetes";
+  readonly namespace: string;
+  private readonly api: CoreV1Api;
+
+  constructor(kubeConfig: KubeConfig, namespace?: string) {
+    this.api = kubeConfig.makeApiClient(CoreV1Api);
+    this.namespace =
+      namespace ??
+      kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
+      FALLBACK_SECRET_NAMESPACE;
+  }
+
+  async read(selector: SecretKeySelector): Promise<Buffer> {
+    const namespace = selector.namespace ?? this.namespace;
+    const secret = `${namespace}/${selector.name}`;
+    const reference = describeSecretKey(selector, this.namespace);
+
+    let data: Record<string, string> | undefined;
+    try {
+      const object = await this.api.readNamespacedSecret({ name: selector.name, namespace });
+      data = object.data;
+    } catch (error) {
+      throw new WebhookCredentialsError(
+        `cannot read ${reference}: ${explainFailure(error, secret)}`,
+        { cause: error },
+      );
+    }
+
+    const encoded = data?.[selector.key];
+    if (encoded === undefined) {
+      const keys = Object.keys(data ?? {});
+      throw new WebhookCredentialsError(
+        `Secret ${secret} has no key ${JSON.stringify(selector.key)} ` +
+          `(its keys: ${keys.length === 0 ? "none" : keys.join(", ")}); ` +
+          "add the key or fix the reference in webhookAuth",
+      );
+    }
+    const value = Buffer.from(encoded, "base64");
+    if (value.length === 0) {
+      throw new WebhookCredentialsError(`${reference} is empty; store the credential`);
+    }
+    return value;
+  }
+}
+
+function explainFailure(error: unknown, secret: string): string {
+  if (!(error instanceof ApiException)) {
+    return `${(error as Error).message}; check that the Kubernetes API is reachable`;
+  }
+  const status = (error as ApiException<unknown>).code;
+  switch (status) {
+    case 404:
+      return `Secret ${secret} not found (HTTP 404); create it or fix the reference in webhookAuth`;
+    case 401:
+    case 403:
+      return (
+        `the gateway may not get Secret ${secret} (HTTP ${status}); grant its service ` +
+        `account "get" on that Secret, or use --webhook-credentials files`
+      );
+    default:
+      return `HTTP ${status} from the Kubernetes API; retry, or check the API server`;
+  }
+}
