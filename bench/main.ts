@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Agent, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,6 +21,10 @@ import { fixturePath, loopbackTcpConfig } from "../test/support/fixtures.js";
 
 /** Documents written on one connection for the ingest measurement. */
 const INGEST_DOCUMENTS = 20_000;
+
+/** Webhook requests for the HTTP measurement, and the connections they share. */
+const WEBHOOK_REQUESTS = 2000;
+const WEBHOOK_CONNECTIONS = 16;
 
 /** Events sent one at a time for the latency measurement. */
 const LATENCY_EVENTS = 200;
@@ -53,6 +58,47 @@ function write(port: number, data: string): Promise<void> {
   });
 }
 
+/** POSTs one document and resolves with the status once the response has been read. */
+function postDocument(agent: Agent, port: number, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      { host: "127.0.0.1", port, path: "/webhook", method: "POST", agent },
+      (response) => {
+        response.resume();
+        response.once("end", () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.once("error", reject);
+    request.end(body);
+  });
+}
+
+/**
+ * Sends `WEBHOOK_REQUESTS` documents over `WEBHOOK_CONNECTIONS` keep-alive connections, one
+ * request at a time on each, and returns each request's time to its 202 response.
+ */
+async function sendWebhookRequests(port: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: WEBHOOK_CONNECTIONS });
+  const latencies: number[] = [];
+  let next = 0;
+  const sender = async (): Promise<void> => {
+    while (next < WEBHOOK_REQUESTS) {
+      const body = JSON.stringify({ 0: { data: { ObjectName: `bench/webhook-${next}` } } });
+      next += 1;
+      const sent = performance.now();
+      const status = await postDocument(agent, port, body);
+      if (status !== 202) throw new Error(`a Webhook request got ${status} instead of 202`);
+      latencies.push(performance.now() - sent);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: WEBHOOK_CONNECTIONS }, sender));
+  } finally {
+    agent.destroy();
+  }
+  return latencies;
+}
+
 function percentile(sorted: number[], fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
 }
@@ -65,9 +111,25 @@ async function main(): Promise<void> {
   const emulator = await startKubeApiEmulator({ load: [fixturePath("cluster.yaml")] });
   const prefix = `bench-${randomBytes(4).toString("hex")}`;
   const port = await freePort();
+  const webhookPort = await freePort();
   const kubeconfig = join(directory, "kubeconfig");
   await emulator.writeKubeconfig(kubeconfig);
-  await writeFile(join(directory, "config.yaml"), loopbackTcpConfig("bench", port));
+  await writeFile(
+    join(directory, "config.yaml"),
+    [
+      loopbackTcpConfig("bench", port),
+      "---",
+      "apiVersion: reloader.external-secrets.io/v1alpha1",
+      "kind: Config",
+      "metadata: {name: bench-webhook}",
+      "spec:",
+      "  notificationSources:",
+      `    - {type: Webhook, webhook: {address: "127.0.0.1:${webhookPort}"}}`,
+      "  destinationsToWatch:",
+      "    - externalSecret: {}",
+      "",
+    ].join("\n"),
+  );
 
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, KUBECONFIG: kubeconfig };
   const args = ["--config", join(directory, "config.yaml"), "--http-port", "0"];
@@ -104,7 +166,24 @@ async function main(): Promise<void> {
     );
     await rotations.obliterate({ force: true });
 
-    // Phase 2: one event at a time through both tiers, timed until the emulator stores the patch.
+    // Phase 2: the Webhook source alone; each 202 means the request's job is in Redis.
+    const webhookStarted = performance.now();
+    const webhookLatencies = (await sendWebhookRequests(webhookPort)).sort((a, b) => a - b);
+    const webhookSeconds = (performance.now() - webhookStarted) / 1000;
+    const webhookJobs = await rotations.count();
+    if (webhookJobs < WEBHOOK_REQUESTS) {
+      throw new Error(
+        `${WEBHOOK_REQUESTS} Webhook requests got 202 but ${webhookJobs} jobs are in Redis`,
+      );
+    }
+    process.stdout.write(
+      `webhook: ${WEBHOOK_REQUESTS} requests on ${WEBHOOK_CONNECTIONS} keep-alive connections, ` +
+        `${Math.round(WEBHOOK_REQUESTS / webhookSeconds)} requests/s, time to 202: ` +
+        `p50 ${percentile(webhookLatencies, 0.5).toFixed(1)} ms, p99 ${percentile(webhookLatencies, 0.99).toFixed(1)} ms\n`,
+    );
+    await rotations.obliterate({ force: true });
+
+    // Phase 3: one event at a time through both tiers, timed until the emulator stores the patch.
     tiers.push(await startReady("worker/main.js", args, env));
     const latencies: number[] = [];
     let patchedAt = 0;
