@@ -6,6 +6,9 @@ import {
   type SecretKeyReader,
 } from "./secret-key-reader.js";
 
+/** Longest wait for the API to answer one Secret read, in ms. */
+export const SECRET_READ_TIMEOUT_MS = 10_000;
+
 /** Namespace of Secret references without one when the kubeconfig context names none. */
 export const FALLBACK_SECRET_NAMESPACE = "default";
 
@@ -19,8 +22,15 @@ export class KubernetesSecrets implements SecretKeyReader {
   readonly kind = "kubernetes";
   readonly namespace: string;
   private readonly api: CoreV1Api;
+  private readonly timeoutMs: number;
 
-  constructor(kubeConfig: KubeConfig, namespace?: string) {
+  /**
+   * `namespace` overrides the context's; `timeoutMs` (default `SECRET_READ_TIMEOUT_MS`) bounds
+   * each read.
+   */
+  constructor(kubeConfig: KubeConfig, options: { namespace?: string; timeoutMs?: number } = {}) {
+    const { namespace } = options;
+    this.timeoutMs = options.timeoutMs ?? SECRET_READ_TIMEOUT_MS;
     this.api = kubeConfig.makeApiClient(CoreV1Api);
     this.namespace =
       namespace ??
@@ -34,14 +44,22 @@ export class KubernetesSecrets implements SecretKeyReader {
     const reference = describeSecretKey(selector, this.namespace);
 
     let data: Record<string, string> | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      const timeoutMs = this.timeoutMs;
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      const object = await this.api.readNamespacedSecret({ name: selector.name, namespace });
-      data = object.data;
+      const reading = this.api.readNamespacedSecret({ name: selector.name, namespace });
+      reading.catch(() => undefined);
+      data = (await Promise.race([reading, timeout])).data;
     } catch (error) {
       throw new WebhookCredentialsError(
         `cannot read ${reference}: ${explainFailure(error, secret)}`,
         { cause: error },
       );
+    } finally {
+      clearTimeout(timer);
     }
 
     const encoded = data?.[selector.key];

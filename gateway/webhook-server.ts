@@ -108,6 +108,7 @@ export class WebhookServer {
   private http: GuardedHttpServer | undefined;
   private routes: readonly RouteContext[] = [];
   private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing = false;
   private readonly refreshFailureLogLimiter = new LogRateLimiter(1, 60_000);
   private listening = false;
   private closed = false;
@@ -222,6 +223,17 @@ export class WebhookServer {
    * that cannot be read is logged and the previous one stays in force.
    */
   private async refreshCredentials(): Promise<void> {
+    // A slow API server must not pile up reads: the next tick skips while one runs.
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      await this.refreshRoutes();
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async refreshRoutes(): Promise<void> {
     for (const route of this.routes) {
       if (route.authenticator === undefined) continue;
       try {

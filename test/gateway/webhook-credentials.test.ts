@@ -170,6 +170,26 @@ describe("webhook credentials from the Kubernetes API", () => {
     });
   });
 
+  it("names a forbidden read and a slow API", async () => {
+    const selector: SecretKeySelector = {
+      namespace: "senders",
+      name: "webhook-token",
+      key: "token",
+    };
+    emulator.faults.add({ resource: "secrets", name: "webhook-token", status: 403, times: 1 });
+    await assert.rejects(
+      reader.read(selector),
+      /the gateway may not get Secret senders\/webhook-token \(HTTP 403\); grant its service account "get"/,
+    );
+
+    const impatient = new KubernetesSecrets(emulator.kubeConfig(NAMESPACE), { timeoutMs: 200 });
+    emulator.faults.add({ resource: "secrets", name: "webhook-token", latencyMs: 2000, times: 1 });
+    await assert.rejects(
+      impatient.read(selector),
+      /no answer within 200 ms; check that the Kubernetes API is reachable/,
+    );
+  });
+
   it("fails to start when a referenced Secret is missing", async () => {
     const auth: WebhookAuth = { kind: "bearer", token: { name: "absent", key: "token" } };
     await assert.rejects(
