@@ -54,13 +54,13 @@ export const GATEWAY_SECURITY_FLAGS: readonly FlagSpec[] = [
     name: "max-messages-per-second",
     env: "MAX_MESSAGES_PER_SECOND",
     description:
-      "documents per second one connection may send on average, 0-1000000; above it the gateway pauses reading that connection. 0 turns the limit off",
+      "documents per second one TCP connection, or requests per second one Webhook connection, may send on average, 0-1000000; above it the gateway pauses reading a TCP connection and answers a Webhook request with 429. 0 turns the limit off",
     defaultValue: String(DEFAULT_MAX_MESSAGES_PER_SECOND),
   },
   {
     name: "max-messages-burst",
     env: "MAX_MESSAGES_BURST",
-    description: "documents one connection may send at once above that rate, 1-1000000",
+    description: "documents or requests one connection may send at once above that rate, 1-1000000",
     defaultValue: String(DEFAULT_MESSAGE_BURST),
   },
   {
@@ -169,7 +169,7 @@ export const WEBHOOK_CREDENTIAL_FLAGS: readonly FlagSpec[] = [
     name: "webhook-credentials",
     env: "WEBHOOK_CREDENTIALS",
     description:
-      "where Secrets that webhookAuth references are read: kubernetes (the API, with the gateway's cluster credentials) or files (mounted under --secrets-dir)",
+      "where Secrets that webhookAuth references are read: kubernetes (the API, with credentials from KUBECONFIG, ~/.kube/config or the pod's service account) or files (mounted under --secrets-dir)",
     defaultValue: "kubernetes",
   },
   {

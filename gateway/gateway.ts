@@ -190,17 +190,12 @@ export class Gateway {
   }
 
   private async startSources(): Promise<void> {
-    const results = await Promise.allSettled([
+    // Credentials first, so a missing Secret stops the start before any source listens.
+    await this.allOrClose(this.webhookServers.map(({ server }) => server.loadCredentials()));
+    await this.allOrClose([
       ...this.sources.map(({ source }) => source.start()),
       ...this.webhookServers.map(({ server }) => server.start()),
     ]);
-    const failure = results.find((result) => result.status === "rejected");
-    if (failure !== undefined) {
-      await this.close().catch((error: unknown) => {
-        this.logger.error({ err: error }, "cleanup after a failed start failed");
-      });
-      throw failure.reason;
-    }
     this.logger.info(
       {
         sources: this.sources.length,
@@ -209,6 +204,18 @@ export class Gateway {
       },
       "gateway started",
     );
+  }
+
+  /** Waits for every step; when one failed, closes the gateway and throws the first error. */
+  private async allOrClose(steps: ReadonlyArray<Promise<unknown>>): Promise<void> {
+    const results = await Promise.allSettled(steps);
+    const failure = results.find((result) => result.status === "rejected");
+    if (failure === undefined) return;
+
+    await this.close().catch((error: unknown) => {
+      this.logger.error({ err: error }, "cleanup after a failed start failed");
+    });
+    throw failure.reason;
   }
 
   /**

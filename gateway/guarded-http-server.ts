@@ -5,8 +5,9 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { ConnectionGate } from "./connection-gate.js";
-import type { TlsFiles } from "./tls-files.js";
+import { clientCertificateProblem, type TlsFiles } from "./tls-files.js";
 
 /** Time a client has to finish the TLS handshake before the connection is closed, in ms. */
 export const HTTP_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -75,7 +76,9 @@ export function createGuardedHttpServer(
             ...httpOptions,
             ...tls.secureContextOptions,
             requestCert: tls.clientCertificateRequired,
-            rejectUnauthorized: tls.clientCertificateRequired,
+            // Checked in the 'secureConnection' wrapper below instead, so the rejection is
+            // counted once and logged with the verification error.
+            rejectUnauthorized: false,
             handshakeTimeout: HTTP_TLS_HANDSHAKE_TIMEOUT_MS,
           },
           handler,
@@ -91,14 +94,34 @@ export function createGuardedHttpServer(
     for (const read of readers) read.call(server, socket);
   });
 
+  // Sockets whose TLS handshake finished; errors of the others are TLS failures, which
+  // 'tlsClientError' counts, although Node.js reports them as 'clientError' too.
+  const secured = new WeakSet<Socket>();
+  if (tls !== undefined) {
+    const handlers = server.listeners("secureConnection") as Array<(socket: TLSSocket) => void>;
+    server.removeAllListeners("secureConnection");
+    server.on("secureConnection", (socket: TLSSocket) => {
+      const problem = tls.clientCertificateRequired ? clientCertificateProblem(socket) : undefined;
+      if (problem !== undefined) {
+        options.gate.handshakeFailed(socket.remoteAddress, problem);
+        socket.destroy();
+        return;
+      }
+      secured.add(socket);
+      for (const handle of handlers) handle.call(server, socket);
+    });
+  }
+
   // With a 'timeout' listener Node.js leaves the socket open, so it is closed here.
   server.setTimeout(options.idleTimeoutMs);
   server.on("timeout", (socket: Socket) => {
     options.onIdleTimeout();
     socket.destroy();
   });
-  server.on("clientError", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "ECONNRESET") options.onClientError(error.code);
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    if (error.code === "ECONNRESET") return;
+    if (tls !== undefined && !secured.has(socket)) return;
+    options.onClientError(error.code);
   });
   server.on("tlsClientError", (error: NodeJS.ErrnoException, socket: Socket) => {
     options.gate.handshakeFailed(socket.remoteAddress, error.code, error.message);

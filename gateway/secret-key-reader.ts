@@ -1,15 +1,15 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SecretKeySelector } from "../shared/config-schema.js";
+import { ErrorCode, ReloaderError } from "../shared/errors.js";
 
 /** Directory under which Secrets referenced by Webhook sources are mounted, by default. */
 export const DEFAULT_SECRETS_DIR = "/etc/reloader/secrets";
 
 /** Raised when a credential that a Webhook source references cannot be read or is empty. */
-export class WebhookCredentialsError extends Error {
+export class WebhookCredentialsError extends ReloaderError {
   constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "WebhookCredentialsError";
+    super(ErrorCode.WebhookCredentialsUnreadable, message, options);
   }
 }
 

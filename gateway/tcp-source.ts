@@ -15,7 +15,7 @@ import { createSourceReader } from "./source-extraction.js";
 import { TcpConnection, type MessageRateLimit, type SourceContext } from "./tcp-connection.js";
 import type { ConnectionLimits } from "./client-limits.js";
 import { ConnectionGate } from "./connection-gate.js";
-import type { TlsFiles } from "./tls-files.js";
+import { clientCertificateProblem, type TlsFiles } from "./tls-files.js";
 
 /** Time in ms that `close()` waits for senders to close their side when unset. */
 export const DEFAULT_CONNECTION_CLOSE_GRACE_MS = 2000;
@@ -292,9 +292,11 @@ export class TcpSource {
       socket.destroy();
       return;
     }
-    if (this.options.tls?.clientCertificateRequired && !socket.authorized) {
-      const reason = String(socket.authorizationError ?? "no client certificate");
-      this.gate.handshakeFailed(socket.remoteAddress, reason);
+    const problem = this.options.tls?.clientCertificateRequired
+      ? clientCertificateProblem(socket)
+      : undefined;
+    if (problem !== undefined) {
+      this.gate.handshakeFailed(socket.remoteAddress, problem);
       socket.destroy();
       return;
     }

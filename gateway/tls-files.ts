@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from "node:fs";
-import { createSecureContext, type SecureContextOptions } from "node:tls";
+import { createSecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import { UsageError } from "../shared/errors.js";
 import type { Logger } from "../shared/logger.js";
 
@@ -169,4 +169,16 @@ export function tlsFilePaths(settings: {
     );
   }
   return { certFile, keyFile, ...(caFile === undefined ? {} : { caFile }) };
+}
+
+/**
+ * Returns why the client certificate of a finished handshake is not accepted, or undefined
+ * when it chains to the CA. Node.js reports a missing certificate as an issuer error, so
+ * that case is named here.
+ */
+export function clientCertificateProblem(socket: TLSSocket): string | undefined {
+  if (socket.authorized) return undefined;
+  const certificate = socket.getPeerCertificate();
+  if (certificate === null || Object.keys(certificate).length === 0) return "no client certificate";
+  return String(socket.authorizationError ?? "client certificate not verified");
 }

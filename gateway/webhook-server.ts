@@ -107,6 +107,7 @@ export class WebhookServer {
   private app: FastifyInstance | undefined;
   private http: GuardedHttpServer | undefined;
   private routes: readonly RouteContext[] = [];
+  private loading: Promise<RouteContext[]> | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private refreshing = false;
   private readonly refreshFailureLogLimiter = new LogRateLimiter(1, 60_000);
@@ -122,6 +123,18 @@ export class WebhookServer {
     for (const { source } of options.routes) compileIdentifierPath(source.identifierPathOnPayload);
   }
 
+  /**
+   * Reads the credentials of every route; `start()` calls it when nobody has. Calling it
+   * first lets a gateway find a missing Secret before any source listens.
+   *
+   * @throws WebhookCredentialsError naming the Secret and key that cannot be read.
+   */
+  async loadCredentials(): Promise<readonly RouteContext[]> {
+    this.loading ??= Promise.all(this.options.routes.map((route) => this.routeContext(route)));
+    this.routes = await this.loading;
+    return this.routes;
+  }
+
   /** Whether the server is bound and takes requests. */
   get isListening(): boolean {
     return this.listening;
@@ -134,8 +147,7 @@ export class WebhookServer {
    * @throws ListenError naming host:port, for example on EADDRINUSE or EACCES.
    */
   async start(): Promise<void> {
-    const routes = await Promise.all(this.options.routes.map((route) => this.routeContext(route)));
-    this.routes = routes;
+    const routes = await this.loadCredentials();
     const app = this.createApp(routes);
     this.app = app;
 

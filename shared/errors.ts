@@ -7,6 +7,7 @@ export const ErrorCode = {
   ConfigUnreadable: "CONFIG_UNREADABLE",
   IdentifierPathInvalid: "IDENTIFIER_PATH_INVALID",
   UsageInvalid: "USAGE_INVALID",
+  WebhookCredentialsUnreadable: "WEBHOOK_CREDENTIALS_UNREADABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -153,6 +153,7 @@ describe("webhook over HTTPS", () => {
 
     await assert.rejects(postDocument(port), /socket hang up|ECONNRESET|parse error/i);
     await expectValue(() => closedCount(harness, "tls_handshake_failed"), 1);
+    assert.equal(await closedCount(harness, "malformed_request"), 0, "counted once, as TLS");
   });
 
   it("mTLS requires a CA client certificate", async () => {
@@ -174,6 +175,7 @@ describe("webhook over HTTPS", () => {
     };
     await assert.rejects(postDocument(port, { tls: stranger }));
     await expectValue(() => closedCount(harness, "tls_handshake_failed"), 2);
+    assert.equal(await closedCount(harness, "malformed_request"), 0, "counted once, as TLS");
 
     const accepted = await postDocument(port, { tls: { ca, cert, key } });
     assert.equal(accepted.status, 202, accepted.body);
