@@ -18,9 +18,12 @@ export type IdentifierExtraction =
       readonly reason:
         | typeof MessageResult.MissingIdentifier
         | typeof MessageResult.NotString
-        | typeof MessageResult.RejectedIdentifier;
+        | typeof MessageResult.RejectedIdentifier
+        | typeof MessageResult.TooManyIdentifiers;
       /** JSON type of the first selected value, such as `number`; absent when nothing was selected. */
       readonly valueType?: string;
+      /** Number of values the path selected, set for `too_many_identifiers`. */
+      readonly selectedValues?: number;
       /** Reasons of the selected strings that failed `checkIdentifier`. */
       readonly rejectedIdentifiers: readonly IdentifierRejection[];
     };
@@ -28,12 +31,25 @@ export type IdentifierExtraction =
 /**
  * Evaluates the identifier path on a parsed document. A document is accepted when the path
  * selects at least one string that passes `checkIdentifier`. When a path selects several
- * values (`#.` or `#(…)#`), the other values are skipped and counted.
+ * values (`#.` or `#(…)#`), the other values are skipped and counted. A document whose path
+ * selects more than `maxIdentifiers` values is rejected whole, before any value is checked.
  */
-export function extractIdentifiers(path: IdentifierPath, document: unknown): IdentifierExtraction {
+export function extractIdentifiers(
+  path: IdentifierPath,
+  document: unknown,
+  maxIdentifiers: number,
+): IdentifierExtraction {
   const result = path.evaluate(document);
   if (result.kind === "missing") {
     return { kind: "rejected", reason: MessageResult.MissingIdentifier, rejectedIdentifiers: [] };
+  }
+  if (result.values.length > maxIdentifiers) {
+    return {
+      kind: "rejected",
+      reason: MessageResult.TooManyIdentifiers,
+      selectedValues: result.values.length,
+      rejectedIdentifiers: [],
+    };
   }
 
   const identifiers = new Set<string>();

@@ -152,10 +152,12 @@ export class RotationEnqueuer {
     this.logger.warn(
       {
         configName: event.configName,
+        sourceIndex: event.sourceIndex,
         pendingIdentifiers: this.pending.size,
         suppressedWarnings: permit.suppressed,
       },
-      "too many identifiers waiting for Redis; shedding new ones",
+      "maxPendingIdentifiers reached: identifiers arrive faster than Redis stores them, " +
+        "or Redis is unreachable; shedding new ones",
     );
   }
 

@@ -41,9 +41,13 @@ export function createSourceReader(source: NotificationSource, logger: Logger): 
 function createTcpSocketReader(source: TcpSocketSource): SourceReader {
   const identifierPath = compileIdentifierPath(source.identifierPathOnPayload);
   return {
-    extract: (document) => extractIdentifiers(identifierPath, document),
+    extract: (document) =>
+      extractIdentifiers(identifierPath, document, source.maxIdentifiersPerMessage),
     createFramer: () => new JsonFramer({ maxMessageBytes: source.maxMessageBytes }),
-    extractionSettings: { identifierPath: identifierPath.source },
+    extractionSettings: {
+      identifierPath: identifierPath.source,
+      maxIdentifiersPerMessage: source.maxIdentifiersPerMessage,
+    },
   };
 }
 

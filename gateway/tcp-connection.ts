@@ -20,8 +20,9 @@ const KEEPALIVE_INITIAL_DELAY_MS = 60_000;
  */
 const THROTTLE_REFILL_SECONDS = 0.1;
 
-/** Rejection warnings logged per connection in each window; the rest are counted. */
+/** Rejection warnings logged per source in each window; the rest are counted. */
 const WARNINGS_PER_WINDOW = 10;
+const LIFECYCLE_LINES_PER_WINDOW = 100;
 const WARNING_WINDOW_MS = 10_000;
 
 /**
@@ -56,7 +57,30 @@ export interface SourceContext {
   readonly messageRate: MessageRateLimit | undefined;
   /** `reloader_gateway_connections_throttled_total` bound to this source. */
   readonly throttles: { inc(): void };
+  /**
+   * Limits shared by the source's connections, so many short connections cannot flood
+   * the log: `rejections` for rejected documents (warn), `lifecycle` for opened and closed
+   * connections (info).
+   */
+  readonly logLimits: SourceLogLimits;
   readonly logger: Logger;
+}
+
+/** Log rate limits of one source; see `createSourceLogLimits`. */
+export interface SourceLogLimits {
+  readonly rejections: LogRateLimiter;
+  readonly lifecycle: LogRateLimiter;
+}
+
+/**
+ * Returns a source's log limits: 10 rejection warnings and 100 connection lines per 10 s,
+ * each line after a gap carrying the number suppressed.
+ */
+export function createSourceLogLimits(): SourceLogLimits {
+  return {
+    rejections: new LogRateLimiter(WARNINGS_PER_WINDOW, WARNING_WINDOW_MS),
+    lifecycle: new LogRateLimiter(LIFECYCLE_LINES_PER_WINDOW, WARNING_WINDOW_MS),
+  };
 }
 
 /** Message-rate limit of one connection. */
@@ -86,7 +110,6 @@ export class TcpConnection {
 
   private readonly logger: Logger;
   private readonly framer: DocumentFramer;
-  private readonly warnings = new LogRateLimiter(WARNINGS_PER_WINDOW, WARNING_WINDOW_MS);
   private readonly totals: ConnectionTotals = { documents: 0, identifiers: 0, rejected: 0 };
   private paused = false;
   private closing = false;
@@ -165,7 +188,10 @@ export class TcpConnection {
     while (handled < this.throttledFrames.length && (this.closing || rateLimit.take())) {
       const next = this.throttledFrames[handled] as { frame: Frame; receivedAt: number };
       handled += 1;
-      this.handleFrame(next.frame, next.receivedAt);
+      // A document costs a token per identifier, so one document that names many secrets
+      // cannot fill the pending identifiers that other senders share.
+      const identifiers = this.handleFrame(next.frame, next.receivedAt);
+      if (identifiers > 1 && !this.closing) rateLimit.charge(identifiers - 1);
     }
     this.throttledFrames.splice(0, handled);
     if (this.throttledFrames.length === 0) return;
@@ -193,11 +219,12 @@ export class TcpConnection {
     for (const { frame, receivedAt } of throttled) this.handleFrame(frame, receivedAt);
   }
 
-  private handleFrame(frame: Frame, receivedAt: number): void {
+  /** Reads one document's identifiers and hands them to the enqueuer; returns how many. */
+  private handleFrame(frame: Frame, receivedAt: number): number {
     this.totals.documents += 1;
     if (frame.kind === "rejected") {
       this.reject(frame.reason, { offset: frame.offset, detail: frame.detail });
-      return;
+      return 0;
     }
 
     const extraction = this.context.extract(frame.value);
@@ -209,11 +236,15 @@ export class TcpConnection {
     if (extraction.kind === "ignored") {
       this.context.messages[MessageResult.Ignored].inc();
       this.logger.debug({ offset: frame.offset, reason: extraction.reason }, "document ignored");
-      return;
+      return 0;
     }
     if (extraction.kind === "rejected") {
-      this.reject(extraction.reason, { offset: frame.offset, valueType: extraction.valueType });
-      return;
+      this.reject(extraction.reason, {
+        offset: frame.offset,
+        valueType: extraction.valueType,
+        selectedValues: extraction.selectedValues,
+      });
+      return 0;
     }
 
     this.context.messages[MessageResult.Accepted].inc();
@@ -232,13 +263,21 @@ export class TcpConnection {
       { identifiers: extraction.identifiers, skippedValues: extraction.skippedValues },
       "document accepted",
     );
+    return extraction.identifiers.length;
+  }
+
+  /** Logs an info line about the connection, within the source's limit on such lines. */
+  private logLifecycle(fields: Record<string, unknown>, message: string): void {
+    const permit = this.context.logLimits.lifecycle.take();
+    if (!permit.allowed) return;
+    this.logger.info({ ...fields, suppressedLines: permit.suppressed }, message);
   }
 
   private reject(reason: MessageResult, fields: Record<string, unknown>): void {
     this.context.messages[reason].inc();
     this.totals.rejected += 1;
 
-    const permit = this.warnings.take();
+    const permit = this.context.logLimits.rejections.take();
     if (!permit.allowed) return;
     this.logger.warn(
       {
@@ -272,14 +311,14 @@ export class TcpConnection {
   private onIdle(): void {
     if (this.paused || this.socket.destroyed) return;
     this.context.idleTimeouts.inc();
-    this.logger.info({ idleTimeoutMs: this.context.idleTimeoutMs }, "closing idle connection");
+    this.logLifecycle({ idleTimeoutMs: this.context.idleTimeoutMs }, "closing idle connection");
     this.socket.destroy();
   }
 
   private onError(error: NodeJS.ErrnoException): void {
     // Some clients close with a reset as a matter of course, and its stack adds nothing.
     if (error.code === "ECONNRESET" || error.code === "EPIPE") {
-      this.logger.info({ code: error.code }, "sender reset the connection");
+      this.logLifecycle({ code: error.code }, "sender reset the connection");
     } else {
       this.logger.warn({ err: error, code: error.code }, "connection failed");
     }
@@ -290,6 +329,6 @@ export class TcpConnection {
     this.releaseThrottledFrames();
     for (const frame of this.framer.end()) this.handleFrame(frame, Date.now());
     this.context.openConnections.dec();
-    this.logger.info({ ...this.totals }, "connection closed");
+    this.logLifecycle({ ...this.totals }, "connection closed");
   }
 }

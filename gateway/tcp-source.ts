@@ -12,7 +12,12 @@ import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
 import { IdentifierRejection } from "./identifier-rules.js";
 import { createSourceReader } from "./source-extraction.js";
-import { TcpConnection, type MessageRateLimit, type SourceContext } from "./tcp-connection.js";
+import {
+  createSourceLogLimits,
+  TcpConnection,
+  type MessageRateLimit,
+  type SourceContext,
+} from "./tcp-connection.js";
 import type { ConnectionLimits } from "./client-limits.js";
 import { ConnectionGate } from "./connection-gate.js";
 import { clientCertificateProblem, type TlsFiles } from "./tls-files.js";
@@ -135,6 +140,7 @@ export class TcpSource {
       idleTimeoutMs: idleTimeoutOf(source, options.idleTimeoutMs),
       messageRate: source.type === SourceType.HashicorpVault ? undefined : options.messageRate,
       throttles: metrics.connectionsThrottled.labels(labels),
+      logLimits: createSourceLogLimits(),
       logger: options.logger,
     };
     this.gate = new ConnectionGate({

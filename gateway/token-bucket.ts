@@ -23,6 +23,16 @@ export class TokenBucket {
     return true;
   }
 
+  /**
+   * Takes `count` more tokens whatever the bucket holds, for events that turn out to cost
+   * more than the one token `take` took. The bucket may go below zero; `take` then fails
+   * until it has refilled.
+   */
+  charge(count: number, now: number = Date.now()): void {
+    this.refill(now);
+    this.tokens -= count;
+  }
+
   /** Returns the time in ms until the bucket contains `count` tokens (at most `burst`). */
   msUntil(count: number, now: number = Date.now()): number {
     this.refill(now);

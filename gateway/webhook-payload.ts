@@ -17,7 +17,8 @@ export type WebhookPayload =
         | typeof MessageResult.InvalidJson
         | typeof MessageResult.MissingIdentifier
         | typeof MessageResult.NotString
-        | typeof MessageResult.RejectedIdentifier;
+        | typeof MessageResult.RejectedIdentifier
+        | typeof MessageResult.TooManyIdentifiers;
       /** Response message; it names the path and JSON type but never quotes the payload. */
       readonly message: string;
       readonly rejectedIdentifiers: readonly IdentifierRejection[];
@@ -29,7 +30,11 @@ const UTF8_BOM = "\uFEFF";
  * Parses a request body as one JSON document and reads its identifiers at `path`. A JSON
  * array with a `#.` path yields one identifier per element.
  */
-export function readWebhookPayload(body: Buffer | undefined, path: IdentifierPath): WebhookPayload {
+export function readWebhookPayload(
+  body: Buffer | undefined,
+  path: IdentifierPath,
+  maxIdentifiers: number,
+): WebhookPayload {
   if (body === undefined || body.length === 0) {
     return invalidJson("the request body is empty; send one JSON document");
   }
@@ -44,7 +49,7 @@ export function readWebhookPayload(body: Buffer | undefined, path: IdentifierPat
     return invalidJson(`the request body is not valid JSON: ${(error as Error).message}`);
   }
 
-  const extraction = extractIdentifiers(path, document);
+  const extraction = extractIdentifiers(path, document, maxIdentifiers);
   if (extraction.kind === "accepted") {
     return {
       kind: "accepted",
@@ -67,6 +72,15 @@ export function readWebhookPayload(body: Buffer | undefined, path: IdentifierPat
         kind: "rejected",
         result: extraction.reason,
         message: `the value at ${field} is ${extraction.valueType ?? "not a string"}; expected a string`,
+        rejectedIdentifiers: [],
+      };
+    case MessageResult.TooManyIdentifiers:
+      return {
+        kind: "rejected",
+        result: extraction.reason,
+        message:
+          `${field} selects ${extraction.selectedValues ?? "too many"} values, more than ` +
+          `maxIdentifiersPerMessage (${maxIdentifiers}); split them across several requests`,
         rejectedIdentifiers: [],
       };
     case MessageResult.RejectedIdentifier:

@@ -129,10 +129,9 @@ export class WebhookServer {
    *
    * @throws WebhookCredentialsError naming the Secret and key that cannot be read.
    */
-  async loadCredentials(): Promise<readonly RouteContext[]> {
+  async loadCredentials(): Promise<void> {
     this.loading ??= Promise.all(this.options.routes.map((route) => this.routeContext(route)));
     this.routes = await this.loading;
-    return this.routes;
   }
 
   /** Whether the server is bound and takes requests. */
@@ -147,7 +146,8 @@ export class WebhookServer {
    * @throws ListenError naming host:port, for example on EADDRINUSE or EACCES.
    */
   async start(): Promise<void> {
-    const routes = await this.loadCredentials();
+    await this.loadCredentials();
+    const routes = this.routes;
     const app = this.createApp(routes);
     this.app = app;
 
@@ -417,13 +417,22 @@ export class WebhookServer {
     reply: FastifyReply,
   ): Promise<FastifyReply> {
     const receivedAt = Date.now();
-    const payload = readWebhookPayload(request.body as Buffer | undefined, route.identifierPath);
+    const payload = readWebhookPayload(
+      request.body as Buffer | undefined,
+      route.identifierPath,
+      route.source.maxIdentifiersPerMessage,
+    );
     this.countRejectedIdentifiers(route, payload.rejectedIdentifiers);
 
     if (payload.kind === "rejected") {
       route.count(payload.result);
       route.logger.debug({ result: payload.result }, "rejected Webhook request");
       return reply.code(400).send({ error: payload.message });
+    }
+
+    // The request took one token; each further identifier costs one more, as on TCP.
+    if (payload.identifiers.length > 1) {
+      this.rateBuckets.get(request.raw.socket)?.charge(payload.identifiers.length - 1);
     }
 
     const events: RotationEvent[] = payload.identifiers.map((identifier) => ({

@@ -3,6 +3,7 @@ import { parseAllDocuments } from "yaml";
 import {
   ConfigDocumentSchema,
   DEFAULT_IDENTIFIER_PATH,
+  DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TCP_HOST,
   DEFAULT_TCP_PORT,
@@ -269,6 +270,8 @@ function toWebhookSource(
     path: settings.path ?? DEFAULT_WEBHOOK_PATH,
     identifierPathOnPayload,
     maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxIdentifiersPerMessage:
+      settings.maxIdentifiersPerMessage ?? DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
     ...(auth === undefined ? {} : { auth: Object.freeze(auth) }),
   });
 }
@@ -327,6 +330,8 @@ function toTcpSocketSource(
     port: settings.port ?? DEFAULT_TCP_PORT,
     identifierPathOnPayload,
     maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxIdentifiersPerMessage:
+      settings.maxIdentifiersPerMessage ?? DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
   });
 }
 

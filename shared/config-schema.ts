@@ -18,6 +18,13 @@ export const DEFAULT_TCP_PORT = 8000;
 /** gjson path of the identifier when `identifierPathOnPayload` is absent. */
 export const DEFAULT_IDENTIFIER_PATH = "0.data.ObjectName";
 
+/**
+ * Most values a document's identifier path may select when `maxIdentifiersPerMessage` is
+ * absent; a document that selects more is rejected, so one document cannot queue an
+ * unbounded number of jobs.
+ */
+export const DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE = 1000;
+
 /** Largest JSON document a TCP source accepts, in bytes, when `maxMessageBytes` is absent. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;
 
@@ -63,6 +70,8 @@ export const SUPPORTED_DESTINATION_TYPES: readonly DestinationType[] = [
 
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });
 
+const MaxIdentifiers = Type.Integer({ minimum: 1, maximum: 100_000 });
+
 /** Unknown fields are errors, so a misspelt field is reported instead of ignored. */
 const strict = { additionalProperties: false } as const;
 
@@ -73,6 +82,8 @@ export const TcpSocketSchema = Type.Object(
     identifierPathOnPayload: Type.Optional(Type.String({ minLength: 1 })),
     /** Largest accepted document in bytes; an extension of this gateway. */
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 64 * 1024 * 1024 })),
+    /** Most values the identifier path may select in one document; an extension. */
+    maxIdentifiersPerMessage: Type.Optional(MaxIdentifiers),
   },
   strict,
 );
@@ -134,8 +145,8 @@ export const WebhookAuthSchema = Type.Object(
 
 /**
  * Settings of a Webhook source. `path`, `address`, `identifierPathOnPayload`, `webhookAuth`
- * and `retryPolicy` come from the original Reloader's `WebhookConfig`; `maxMessageBytes` is
- * an extension of this gateway.
+ * and `retryPolicy` come from the original Reloader's `WebhookConfig`; `maxMessageBytes` and
+ * `maxIdentifiersPerMessage` are extensions of this gateway.
  */
 export const WebhookSchema = Type.Object(
   {
@@ -155,6 +166,7 @@ export const WebhookSchema = Type.Object(
       ),
     ),
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 64 * 1024 * 1024 })),
+    maxIdentifiersPerMessage: Type.Optional(MaxIdentifiers),
   },
   strict,
 );
@@ -252,6 +264,8 @@ export interface TcpSocketSource {
   readonly port: number;
   readonly identifierPathOnPayload: string;
   readonly maxMessageBytes: number;
+  /** Most values the identifier path may select in one document. */
+  readonly maxIdentifiersPerMessage: number;
 }
 
 /** A HashicorpVault source after defaults are applied. */
@@ -294,6 +308,8 @@ export interface WebhookSource {
   readonly identifierPathOnPayload: string;
   /** Largest accepted request body in bytes. */
   readonly maxMessageBytes: number;
+  /** Most values the identifier path may select in one request body. */
+  readonly maxIdentifiersPerMessage: number;
   /** Absent when the source takes requests without credentials. */
   readonly auth?: WebhookAuth;
 }

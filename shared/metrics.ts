@@ -34,6 +34,8 @@ export const MessageResult = {
   NotString: "not_string",
   Oversize: "oversize",
   RejectedIdentifier: "rejected_identifier",
+  /** A document whose identifier path selects more values than `maxIdentifiersPerMessage`. */
+  TooManyIdentifiers: "too_many_identifiers",
   /** A Webhook request without the configured credentials; its response is 401. */
   Unauthorized: "unauthorized",
   /** A valid Webhook request whose jobs Redis did not store in time; its response is 503. */

@@ -4,6 +4,7 @@ import { connect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { after, describe, test } from "node:test";
+import { pino } from "pino";
 import { parseCidrs } from "../../gateway/cidr.js";
 import { clientKey, ConnectionLimits } from "../../gateway/client-limits.js";
 import { TokenBucket } from "../../gateway/token-bucket.js";
@@ -123,6 +124,15 @@ describe("TokenBucket", () => {
     assert.equal(bucket.take(10), true);
     assert.equal(bucket.take(10), false);
   });
+
+  test("charge goes into debt", () => {
+    const bucket = new TokenBucket(100, 10, 0);
+    assert.equal(bucket.take(0), true);
+    bucket.charge(19, 0);
+    assert.equal(bucket.take(0), false);
+    assert.equal(bucket.msUntil(1, 0), 110, "10 tokens of debt and 1 to take");
+    assert.equal(bucket.take(110), true);
+  });
 });
 
 describe("Gateway network limits", () => {
@@ -224,6 +234,52 @@ describe("Gateway network limits", () => {
 });
 
 describe("Gateway message-rate limit", () => {
+  test("identifiers cost a token each", async () => {
+    const rate = 500;
+    const burst = 100;
+    const harness = await gatewayForTest({
+      identifierPath: "#.name",
+      gateway: { maxMessagesPerSecond: rate, messageBurst: burst },
+    });
+    // Six documents of 100 identifiers: within the burst as documents, not as identifiers.
+    let text = "";
+    for (let document = 0; document < 6; document++) {
+      const names = Array.from({ length: 100 }, (_, i) => ({ name: `weighted/${document}-${i}` }));
+      text += `${JSON.stringify(names)}\n`;
+    }
+
+    const started = Date.now();
+    const socket = await connectTo(harness.port);
+    await write(socket, text);
+    const enqueued = await waitForValue(harness.enqueued, (count) => count >= 600, 10_000);
+    const elapsedMs = Date.now() - started;
+    await finish(socket);
+
+    assert.equal(enqueued, 600);
+    const minimumMs = ((600 - burst) / rate) * 1000;
+    assert.ok(elapsedMs >= minimumMs * 0.9, `read in ${elapsedMs} ms, below ${minimumMs} ms`);
+  });
+
+  test("too many identifiers reject the document", async () => {
+    const harness = await gatewayForTest({
+      source: { ...testSource({ identifierPath: "#.name" }), maxIdentifiersPerMessage: 3 },
+    });
+    const names = (count: number, tag: string) =>
+      `${JSON.stringify(Array.from({ length: count }, (_, i) => ({ name: `${tag}/${i}` })))}\n`;
+    await send(harness.port, names(4, "over") + names(3, "within"));
+
+    const enqueued = await waitForValue(harness.enqueued, (count) => count >= 3);
+    assert.equal(enqueued, 3);
+    const rejected = await readMetricValue(harness.registry, GatewayMetricName.Messages, {
+      config: TEST_CONFIG_NAME,
+      source: "0",
+      result: "too_many_identifiers",
+    });
+    assert.equal(rejected, 1);
+    const stored = await identifiersWhenStored(harness, 3);
+    assert.deepEqual([...stored].sort(), ["within/0", "within/1", "within/2"]);
+  });
+
   test("Vault sources are not throttled", async () => {
     const harness = await gatewayForTest({
       source: testVaultSource(),
@@ -297,5 +353,31 @@ describe("gateway command line", () => {
     );
     assert.notEqual(result.code, 0);
     assert.ok(result.stderr.includes("--tls-cert-file"), `stderr: ${result.stderr}`);
+  });
+});
+
+describe("Gateway log limits", () => {
+  test("many short connections log within the source's limits", async () => {
+    const lines: Array<{ msg: string }> = [];
+    const logger = pino(
+      { level: "info" },
+      { write: (line: string) => lines.push(JSON.parse(line)) },
+    );
+    const harness = await gatewayForTest({ logger });
+
+    // Each connection sends one invalid document and closes.
+    for (let batch = 0; batch < 10; batch++) {
+      await Promise.all(Array.from({ length: 30 }, () => send(harness.port, "not json\n")));
+    }
+    await waitForValue(
+      () => harness.messages("invalid_json"),
+      (count) => count >= 300,
+    );
+
+    assert.equal(await harness.messages("invalid_json"), 300);
+    const count = (message: string) => lines.filter((line) => line.msg === message).length;
+    assert.equal(count("document rejected"), 10);
+    assert.ok(count("connection closed") <= 100, `${count("connection closed")} close lines`);
+    assert.ok(count("connection closed") >= 50, `${count("connection closed")} close lines`);
   });
 });

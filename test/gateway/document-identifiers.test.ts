@@ -87,7 +87,7 @@ describe("extractIdentifiers", () => {
   ];
   for (const [name, path, document, expected] of cases) {
     test(name, () => {
-      assert.deepEqual(extractIdentifiers(compileIdentifierPath(path), document), expected);
+      assert.deepEqual(extractIdentifiers(compileIdentifierPath(path), document, 1000), expected);
     });
   }
 });

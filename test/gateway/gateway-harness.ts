@@ -7,6 +7,7 @@ import type { Registry } from "prom-client";
 import { Gateway, type GatewayOptions } from "../../gateway/gateway.js";
 import {
   DEFAULT_IDENTIFIER_PATH,
+  DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_VAULT_OPERATIONS,
   SourceType,
@@ -15,7 +16,7 @@ import {
   type ReloaderConfig,
   type TcpSocketSource,
 } from "../../shared/config-schema.js";
-import { createLogger } from "../../shared/logger.js";
+import { createLogger, type Logger } from "../../shared/logger.js";
 import { createMetricsRegistry, GatewayMetricName, readMetricValue } from "../../shared/metrics.js";
 import { ROTATION_QUEUE, type RotationEvent } from "../../shared/queue-contract.js";
 
@@ -50,6 +51,8 @@ export interface TestGatewaySettings {
   /** Source to listen on in place of `testSource(settings)`, such as `testVaultSource()`. */
   readonly source?: NotificationSource;
   readonly gateway?: Partial<Omit<GatewayOptions, "configs" | "logger" | "registry">>;
+  /** Logger of the gateway; silent when absent. */
+  readonly logger?: Logger;
 }
 
 /** Returns a TCPSocket source on 127.0.0.1 with a free port. */
@@ -61,6 +64,7 @@ export function testSource(settings: TestGatewaySettings = {}, index = 0): TcpSo
     port: 0,
     identifierPathOnPayload: settings.identifierPath ?? DEFAULT_IDENTIFIER_PATH,
     maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxIdentifiersPerMessage: DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
   };
 }
 
@@ -93,7 +97,7 @@ export async function startTestGateway(settings: TestGatewaySettings = {}): Prom
     configs: [config],
     redisUrl: TEST_REDIS_URL,
     prefix,
-    logger: createLogger({ name: "gateway-test", level: "silent" }),
+    logger: settings.logger ?? createLogger({ name: "gateway-test", level: "silent" }),
     registry,
     connectionCloseGraceMs: 500,
     ...settings.gateway,

@@ -290,6 +290,41 @@ describe("webhook message rate", () => {
   });
 });
 
+describe("webhook identifiers per request", () => {
+  it("400 above maxIdentifiersPerMessage", async () => {
+    const harness = await startWebhookGateway([
+      config(CONFIG_NAME, [
+        webhookSource({ identifierPathOnPayload: "#.name", maxIdentifiersPerMessage: 2 }),
+      ]),
+    ]);
+    harnesses.push(harness);
+    const body = JSON.stringify([{ name: "a/1" }, { name: "a/2" }, { name: "a/3" }]);
+
+    const response = await postDocument(portOf(harness), { body });
+    assert.equal(response.status, 400);
+    assert.match(response.body, /selects 3 values, more than maxIdentifiersPerMessage \(2\)/);
+    assert.equal(await harness.messages("too_many_identifiers"), 1);
+    assert.equal((await harness.queue.getJobs(["waiting", "delayed"])).length, 0);
+  });
+
+  it("each identifier costs a token", async () => {
+    const harness = await startWebhookGateway(
+      [config(CONFIG_NAME, [webhookSource({ identifierPathOnPayload: "#.name" })])],
+      { maxMessagesPerSecond: 1, messageBurst: 3 },
+    );
+    harnesses.push(harness);
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const body = JSON.stringify([{ name: "b/1" }, { name: "b/2" }, { name: "b/3" }]);
+
+    const first = await postDocument(portOf(harness), { body, agent });
+    const second = await postDocument(portOf(harness), { agent });
+    agent.destroy();
+
+    assert.equal(first.status, 202, first.body);
+    assert.equal(second.status, 429, "three identifiers used the burst of three");
+  });
+});
+
 describe("webhook shutdown", () => {
   it("closes idle keep-alive connections", async () => {
     const harness = await exposedGateway({ connectionCloseGraceMs: 300 });

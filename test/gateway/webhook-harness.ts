@@ -6,6 +6,7 @@ import type { Registry } from "prom-client";
 import { Gateway, type GatewayOptions } from "../../gateway/gateway.js";
 import {
   DEFAULT_IDENTIFIER_PATH,
+  DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
   DEFAULT_MAX_MESSAGE_BYTES,
   SourceType,
   type ReloaderConfig,
@@ -26,6 +27,7 @@ export function webhookSource(settings: Partial<WebhookSource> = {}): WebhookSou
     path: "/webhook",
     identifierPathOnPayload: DEFAULT_IDENTIFIER_PATH,
     maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+    maxIdentifiersPerMessage: DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE,
     ...settings,
   };
 }

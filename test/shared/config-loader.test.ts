@@ -46,6 +46,7 @@ describe("config loader", () => {
         port: 8000,
         identifierPathOnPayload: "0.data.ObjectName",
         maxMessageBytes: 1024 * 1024,
+        maxIdentifiersPerMessage: 1000,
       },
     ]);
     assert.deepEqual(config.destinations, [{ labelSelectors: { matchLabels: {} } }]);
@@ -445,6 +446,7 @@ ${sources}
         path: "/webhook",
         identifierPathOnPayload: "0.data.ObjectName",
         maxMessageBytes: 1048576,
+        maxIdentifiersPerMessage: 1000,
       },
     ]);
   });
@@ -457,6 +459,7 @@ ${sources}
         address: "127.0.0.1:9443"
         identifierPathOnPayload: "#.name"
         maxMessageBytes: 4096
+        maxIdentifiersPerMessage: 50
         retryPolicy: {maxRetries: 3, algorithm: linear}
         webhookAuth:
           basicAuth:
@@ -479,6 +482,7 @@ ${sources}
         path: "/hooks/rotate",
         identifierPathOnPayload: "#.name",
         maxMessageBytes: 4096,
+        maxIdentifiersPerMessage: 50,
         auth: {
           kind: "basic",
           username: { name: "hook-auth", namespace: "reloader", key: "username" },
@@ -493,6 +497,7 @@ ${sources}
         path: "/webhook",
         identifierPathOnPayload: "0.data.ObjectName",
         maxMessageBytes: 1048576,
+        maxIdentifiersPerMessage: 1000,
         auth: { kind: "bearer", token: { name: "hook-token", key: "token" } },
       },
     ]);
