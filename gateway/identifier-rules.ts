@@ -17,12 +17,18 @@ export const IdentifierRejection = {
   Empty: "empty",
   TooLong: "too_long",
   ControlCharacter: "control_character",
+  InvalidCharacter: "invalid_character",
   VaultHmac: "vault_hmac",
 } as const;
 export type IdentifierRejection = (typeof IdentifierRejection)[keyof typeof IdentifierRejection];
 
 // C0 controls, DEL and C1 controls: none belongs in a secret path, and they can forge log lines.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+// Characters that make an identifier look like another one: U+FFFD, which replaces bytes
+// that are not UTF-8, unpaired surrogates, invisible format characters such as bidi
+// overrides and zero-width spaces, and the line and paragraph separators.
+const INVALID_CHARACTER = /[\p{Cf}\p{Cs}\p{Zl}\p{Zp}\uFFFD]/u;
 
 /** Returns why `identifier` must not become a job, or undefined when it may. */
 export function checkIdentifier(identifier: string): IdentifierRejection | undefined {
@@ -31,6 +37,7 @@ export function checkIdentifier(identifier: string): IdentifierRejection | undef
     return IdentifierRejection.TooLong;
   }
   if (CONTROL_CHARACTER.test(identifier)) return IdentifierRejection.ControlCharacter;
+  if (INVALID_CHARACTER.test(identifier)) return IdentifierRejection.InvalidCharacter;
   if (identifier.startsWith(VAULT_HMAC_PREFIX)) return IdentifierRejection.VaultHmac;
   return undefined;
 }

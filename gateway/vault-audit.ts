@@ -70,12 +70,15 @@ export function readVaultAuditEntry(
   if (typeof mountPoint !== "string" || mountPoint === "") {
     return malformed("mount_point is missing from request and response");
   }
-  if (!request.path.startsWith(mountPoint)) {
+  // Vault writes mount points with a trailing slash (`secret/`). One without is matched as
+  // a whole path segment, so mount `secret` does not claim `secretX/...`.
+  const mountPrefix = mountPoint.endsWith("/") ? mountPoint : `${mountPoint}/`;
+  if (!request.path.startsWith(mountPrefix)) {
     return malformed("request.path does not start with request.mount_point");
   }
 
   // Only the leading mount point is removed, so `secret/data/secret/x` names `secret/x`.
-  const name = secretName(request.path.slice(mountPoint.length));
+  const name = secretName(request.path.slice(mountPrefix.length));
   if (name.kind !== "accepted") return name;
 
   const namespace = settings.includeNamespace ? namespacePath(request.namespace) : "";

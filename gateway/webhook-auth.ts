@@ -2,6 +2,9 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { WebhookAuth } from "../shared/config-schema.js";
 import type { SecretKeyReader } from "./secret-key-reader.js";
 
+/** Standard base64 with padding, as HTTP Basic credentials are encoded (RFC 7617). */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** Realm sent in `WWW-Authenticate` challenges. */
 const REALM = "reloader";
 
@@ -64,7 +67,7 @@ export class WebhookAuthenticator {
     }
 
     const encoded = credentialsOf(authorization, "basic");
-    if (encoded === undefined) return false;
+    if (encoded === undefined || !BASE64.test(encoded)) return false;
     const decoded = Buffer.from(encoded, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon < 0) return false;

@@ -45,8 +45,10 @@ export function readWebhookPayload(
   try {
     document = JSON.parse(text);
   } catch (error) {
-    // NOTE: V8's message may quote a few characters of the body around the syntax error.
-    return invalidJson(`the request body is not valid JSON: ${(error as Error).message}`);
+    // V8's message quotes the body, which may hold a secret, so only its position is kept.
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+    const where = position === undefined ? "" : ` at character ${position}`;
+    return invalidJson(`the request body is not valid JSON${where}; send one JSON document`);
   }
 
   const extraction = extractIdentifiers(path, document, maxIdentifiers);
@@ -91,7 +93,7 @@ export function readWebhookPayload(
           `the identifier at ${field} was rejected ` +
           `(${[...new Set(extraction.rejectedIdentifiers)].join(", ")}); an identifier must be ` +
           `a non-empty string of at most ${MAX_IDENTIFIER_BYTES} UTF-8 bytes, without ` +
-          "control characters and not a Vault HMAC (hmac-sha256:...)",
+          "control, invisible or undecodable characters and not a Vault HMAC (hmac-sha256:...)",
         rejectedIdentifiers: extraction.rejectedIdentifiers,
       };
   }

@@ -242,6 +242,19 @@ function toWebhookSource(
     });
   }
 
+  // The HTTP router reads `:name` and `*` as parameters, so such a path would serve other
+  // URLs than the one written.
+  const routePath = settings.path ?? DEFAULT_WEBHOOK_PATH;
+  const routeSyntax = /[:*]/.exec(routePath);
+  if (routeSyntax !== null) {
+    found.push({
+      path: `${path}.path`,
+      message:
+        `must be a literal URL path without ':' or '*', got ${JSON.stringify(routePath)}; ` +
+        "remove the route parameter",
+    });
+  }
+
   const basicAuth = settings.webhookAuth?.basicAuth;
   const bearerToken = settings.webhookAuth?.bearerToken;
   let auth: WebhookAuth | undefined;
@@ -267,7 +280,7 @@ function toWebhookSource(
     index,
     host: listen.host,
     port: listen.port,
-    path: settings.path ?? DEFAULT_WEBHOOK_PATH,
+    path: routePath,
     identifierPathOnPayload,
     maxMessageBytes: settings.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     maxIdentifiersPerMessage:

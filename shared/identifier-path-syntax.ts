@@ -1,7 +1,14 @@
+import { RE2JS } from "re2js";
+
 /**
  * Parser of the gjson path subset that identifier paths accept. It turns the path text into
  * steps once, so evaluation on every document does no string work.
  */
+
+/** A key with `*` or `?` wildcards, matched against whole keys. */
+export interface KeyPattern {
+  test(key: string): boolean;
+}
 
 /** One component of a compiled path. */
 export type Step =
@@ -9,7 +16,7 @@ export type Step =
       readonly type: "key";
       readonly name: string;
       /** Set when the key contains unescaped `*` or `?`. */
-      readonly pattern: RegExp | undefined;
+      readonly pattern: KeyPattern | undefined;
       /** Set when the part is plain digits, so it can index an array. */
       readonly index: number | undefined;
     }
@@ -228,16 +235,16 @@ function parseKeyComponent(path: string, start: number): ParsedComponent {
         throw new PathSyntaxError("the path ends with '\\'; escape a backslash as '\\\\'");
       }
       name += literal;
-      pattern += escapeRegExp(literal);
+      pattern += RE2JS.quote(literal);
       escaped = true;
       i += 1;
     } else if (character === "*" || character === "?") {
       name += character;
-      pattern += character === "*" ? "[^]*" : ".";
+      pattern += character === "*" ? ".*" : ".";
       wildcard = true;
     } else {
       name += character;
-      pattern += escapeRegExp(character);
+      pattern += RE2JS.quote(character);
     }
   }
 
@@ -245,7 +252,7 @@ function parseKeyComponent(path: string, start: number): ParsedComponent {
   const step: Step = {
     type: "key",
     name,
-    pattern: wildcard ? new RegExp(`^${pattern}$`, "su") : undefined,
+    pattern: wildcard ? compileKeyPattern(pattern) : undefined,
     index: isIndex ? Number(name) : undefined,
   };
   if (i >= path.length) return { step, next: i, end: true };
@@ -255,6 +262,12 @@ function parseKeyComponent(path: string, start: number): ParsedComponent {
   return { step, next: i + 1, end: false };
 }
 
-function escapeRegExp(character: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(character) ? `\\${character}` : character;
+/**
+ * Compiles a wildcard key with RE2, whose matching time is linear in the key length. A
+ * backtracking RegExp took seconds for a pattern such as `*a*b` on a long key, and the
+ * sender chooses the keys.
+ */
+function compileKeyPattern(pattern: string): KeyPattern {
+  const expression = RE2JS.compile(pattern, RE2JS.DOTALL);
+  return { test: (key) => expression.matches(key) };
 }

@@ -150,7 +150,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     rejectedIdentifiers: registered(registry, GatewayMetricName.RejectedIdentifiers, () => {
       return new Counter({
         name: GatewayMetricName.RejectedIdentifiers,
-        help: "Identifiers rejected before queueing: empty, too_long, control_character or vault_hmac.",
+        help: "Identifiers rejected before queueing: empty, too_long, control_character, invalid_character or vault_hmac.",
         labelNames: ["config", "source", "reason"],
         registers: [registry],
       });

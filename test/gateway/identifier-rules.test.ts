@@ -18,6 +18,12 @@ describe("identifier rules", () => {
     ["NUL", "app/\u0000", IdentifierRejection.ControlCharacter],
     ["DEL", "app/\u007f", IdentifierRejection.ControlCharacter],
     ["C1 control", "app/\u0085", IdentifierRejection.ControlCharacter],
+    ["emoji path", "team/🔑", undefined],
+    ["replacement character", "app/\uFFFD", IdentifierRejection.InvalidCharacter],
+    ["unpaired surrogate", "app/\uD800", IdentifierRejection.InvalidCharacter],
+    ["bidi override", "app/\u202Eyek", IdentifierRejection.InvalidCharacter],
+    ["zero-width space", "app/\u200Bkey", IdentifierRejection.InvalidCharacter],
+    ["line separator", "app/\u2028key", IdentifierRejection.InvalidCharacter],
     ["Vault HMAC", "hmac-sha256:0a1b2c", IdentifierRejection.VaultHmac],
   ];
 

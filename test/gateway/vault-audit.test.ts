@@ -181,6 +181,18 @@ describe("readVaultAuditEntry", () => {
     );
   });
 
+  test("mount point matches whole segments", () => {
+    const withoutSlash = { mount_point: "secret" };
+    assertMalformed(
+      readVaultAuditEntry(withRequest({ ...withoutSlash, path: "secretX/data/app" }), DEFAULTS),
+      /does not start with request\.mount_point/,
+    );
+    assert.deepEqual(
+      readVaultAuditEntry(withRequest({ ...withoutSlash, path: "secret/data/app" }), DEFAULTS),
+      { kind: "accepted", identifiers: ["app"] },
+    );
+  });
+
   test("entry type missing is ignored", () => {
     const { type: _type, ...entry } = kv2Update();
     assertIgnored(readVaultAuditEntry(entry, DEFAULTS), /entry type \(missing\)/);

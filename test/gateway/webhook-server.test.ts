@@ -91,6 +91,13 @@ describe("webhook source", () => {
     }
   });
 
+  it("invalid JSON error does not quote the body", async () => {
+    const response = await post(harness.url(), "hunter2 is the password");
+    assert.equal(response.status, 400);
+    assert.match(String(response.body.error), /^the request body is not valid JSON/);
+    assert.doesNotMatch(String(response.body.error), /hunter2/);
+  });
+
   it("reads a body labelled text/plain", async () => {
     const response = await post(harness.url(), STRIPE_DOCUMENT, { "content-type": "text/plain" });
     assert.equal(response.status, 202);
@@ -172,13 +179,14 @@ describe("webhook authentication", () => {
       basic("sender", "wrong"),
       basic("other", "s3cret:with-colon"),
       "Bearer token-123",
+      `${basic("sender", "s3cret:with-colon")}!!garbage`,
     ]) {
       const headers: Record<string, string> = authorization === undefined ? {} : { authorization };
       const response = await post(harness.url(0), STRIPE_DOCUMENT, headers);
       assert.equal(response.status, 401, `status for ${authorization}`);
       assert.match(response.headers.get("www-authenticate") ?? "", /^Basic realm="reloader"/);
     }
-    assert.equal(await harness.messages("unauthorized"), 4);
+    assert.equal(await harness.messages("unauthorized"), 5);
     assert.equal(await harness.messages("accepted"), 0, "no rejected request reaches the handler");
   });
 

@@ -552,6 +552,19 @@ ${sources}
     assert.match(problems.join("\n"), /either basicAuth or bearerToken, not both/);
   });
 
+  it("rejects route syntax in a webhook path", () => {
+    const problems = problemsOf(
+      configWith(`    - type: Webhook
+      webhook:
+        path: /hooks/:team`),
+    );
+    assert.equal(problems.length, 1);
+    assert.match(
+      problems[0] ?? "",
+      /^spec\.notificationSources\[0\]\.webhook\.path: must be a literal URL path without ':' or '\*', got "\/hooks\/:team"/,
+    );
+  });
+
   it("rejects tcpSocket on a Webhook source", () => {
     const problems = problemsOf(
       configWith(`    - type: Webhook
