@@ -133,7 +133,7 @@ async function main(): Promise<void> {
 
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_PREFIX: prefix, KUBECONFIG: kubeconfig };
   const args = ["--config", join(directory, "config.yaml"), "--http-port", "0"];
-  // The per-connection message-rate limit would cap ingest at its default of 1000/s.
+  // The per-client message-rate limit would cap ingest at its default of 1000/s.
   const gatewayArgs = [...args, "--max-messages-per-second", "0"];
   const connection = createRedisConnection(redisUrl);
   const rotations = new Queue(ROTATION_QUEUE, { connection, prefix });

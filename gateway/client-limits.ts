@@ -1,3 +1,5 @@
+import { TokenBucket } from "./token-bucket.js";
+
 /** Limit that rejected a connection in `ConnectionLimits.acquire`, as the metric reason. */
 export const ConnectionLimitReason = {
   Global: "max_connections_global",
@@ -61,6 +63,60 @@ export class ConnectionLimits {
   connectionsFrom(remoteAddress: string | undefined): ClientConnectionCount {
     const clientAddress = clientKey(remoteAddress);
     return { clientAddress, count: this.perClient.get(clientAddress) ?? 0 };
+  }
+}
+
+/** Message-rate limit of one client. */
+export interface MessageRateLimit {
+  /** Identifiers per second allowed on average. */
+  readonly messagesPerSecond: number;
+  /** Identifiers a client may send at once above the average rate. */
+  readonly burst: number;
+}
+
+/** Time between sweeps of refilled buckets, in ms. */
+const SWEEP_INTERVAL_MS = 10_000;
+
+/**
+ * The message-rate budget of each client IP address, shared by all its connections to all
+ * sources, so opening more connections does not buy a client more throughput. A bucket
+ * that has refilled is dropped at the next sweep, since a new one would be the same, so
+ * memory follows the clients active in the last few seconds.
+ */
+export class ClientRateLimits {
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(readonly limit: MessageRateLimit) {
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS).unref();
+  }
+
+  /** Returns the token bucket of the client at `remoteAddress`. */
+  bucketFor(remoteAddress: string | undefined): TokenBucket {
+    const client = clientKey(remoteAddress);
+    let bucket = this.buckets.get(client);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.limit.messagesPerSecond, this.limit.burst);
+      this.buckets.set(client, bucket);
+    }
+    return bucket;
+  }
+
+  /** Clients with a bucket that has not refilled yet. */
+  get trackedClients(): number {
+    return this.buckets.size;
+  }
+
+  /** Drops refilled buckets; runs every 10 s. */
+  sweep(now: number = Date.now()): void {
+    for (const [client, bucket] of this.buckets) {
+      if (bucket.isFull(now)) this.buckets.delete(client);
+    }
+  }
+
+  /** Stops the sweeps. */
+  close(): void {
+    clearInterval(this.sweeper);
   }
 }
 

@@ -54,13 +54,13 @@ export const GATEWAY_SECURITY_FLAGS: readonly FlagSpec[] = [
     name: "max-messages-per-second",
     env: "MAX_MESSAGES_PER_SECOND",
     description:
-      "documents per second one TCP connection, or requests per second one Webhook connection, may send on average, 0-1000000; above it the gateway pauses reading a TCP connection and answers a Webhook request with 429. 0 turns the limit off",
+      "identifiers per second one client IP address may send on average across all its TCPSocket and Webhook connections, 0-1000000; above it the gateway pauses reading the client's TCP connections and answers its Webhook requests with 429. 0 turns the limit off",
     defaultValue: String(DEFAULT_MAX_MESSAGES_PER_SECOND),
   },
   {
     name: "max-messages-burst",
     env: "MAX_MESSAGES_BURST",
-    description: "documents or requests one connection may send at once above that rate, 1-1000000",
+    description: "identifiers one client may send at once above that rate, 1-1000000",
     defaultValue: String(DEFAULT_MESSAGE_BURST),
   },
   {
@@ -115,7 +115,16 @@ export type GatewaySecurityOptions = Pick<
  * @throws UsageError naming the flag and value that are invalid.
  */
 export function gatewaySecurityOptions(flags: FlagValues): GatewaySecurityOptions {
-  const allowedCidrs = splitCidrList([stringFlag(flags, "allowed-cidrs") ?? ""]);
+  const cidrText = stringFlag(flags, "allowed-cidrs") ?? "";
+  const allowedCidrs = splitCidrList([cidrText]);
+  // An empty list allows every address, so a value such as "," that names no network is
+  // rejected rather than read as "allow all".
+  if (cidrText.trim() !== "" && allowedCidrs.length === 0) {
+    throw new UsageError(
+      `--allowed-cidrs (ALLOWED_CIDRS) is ${JSON.stringify(cidrText)}, which names no network; ` +
+        "list networks such as 10.0.0.0/8, or leave it empty to allow every address",
+    );
+  }
   parseCidrs(allowedCidrs);
   const tls = tlsFilePaths({
     certFile: nonEmpty(stringFlag(flags, "tls-cert-file")),

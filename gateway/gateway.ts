@@ -21,6 +21,7 @@ import { MountedSecretFiles, type SecretKeyReader } from "./secret-key-reader.js
 import { WebhookServer, type WebhookRoute } from "./webhook-server.js";
 import { parseCidrs } from "./cidr.js";
 import {
+  ClientRateLimits,
   ConnectionLimits,
   DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
   DEFAULT_MAX_GATEWAY_CONNECTIONS,
@@ -28,7 +29,6 @@ import {
   DEFAULT_MESSAGE_BURST,
 } from "./client-limits.js";
 import { TlsFiles, type TlsFilePaths } from "./tls-files.js";
-import type { MessageRateLimit } from "./tcp-connection.js";
 import type { BlockList } from "node:net";
 
 /**
@@ -105,7 +105,7 @@ export interface GatewayOptions {
 interface ExposureSettings {
   readonly allowedAddresses: BlockList | undefined;
   readonly connectionLimits: ConnectionLimits;
-  readonly messageRate: MessageRateLimit | undefined;
+  readonly rateLimits: ClientRateLimits | undefined;
   readonly tls: TlsFiles | undefined;
 }
 
@@ -134,6 +134,7 @@ export class Gateway {
   private readonly sources: Array<{ configName: string; index: number; source: TcpSource }>;
   /** One HTTP server per Webhook host and port, with the sources it serves. */
   private readonly webhookServers: Array<{ server: WebhookServer; routes: WebhookRoute[] }>;
+  private readonly rateLimits: ClientRateLimits | undefined;
   private startPromise: Promise<void> | undefined;
   private closePromise: Promise<void> | undefined;
 
@@ -174,6 +175,7 @@ export class Gateway {
       metrics: this.metrics,
     });
     const exposure = this.createExposureSettings();
+    this.rateLimits = exposure.rateLimits;
     this.sources = this.createSources(exposure);
     this.webhookServers = this.createWebhookServers(exposure);
   }
@@ -254,7 +256,7 @@ export class Gateway {
       problems.push(`${idleServers.length} Webhook HTTP server(s) not listening`);
     }
     if (this.connection.status !== "ready") {
-      problems.push(`Redis connection is ${this.connection.status}`);
+      problems.push(`Redis is not reachable (connection status: ${this.connection.status})`);
     }
     if (this.enqueuer.full) {
       problems.push(
@@ -288,6 +290,7 @@ export class Gateway {
           () => Promise.all(this.webhookServers.map(({ server }) => server.close())),
         ],
         ["store pending identifiers", () => this.enqueuer.close()],
+        ["stop rate-limit sweeps", () => Promise.resolve(this.rateLimits?.close())],
         ["close rotation queue", () => this.queue.close()],
         ["close Redis connection", () => this.quitOwnedConnection()],
       ],
@@ -318,13 +321,14 @@ export class Gateway {
     const tls =
       options.tls &&
       new TlsFiles({ ...options.tls, logger: this.logger.child({ component: "tls" }) });
-    return { allowedAddresses, connectionLimits, messageRate, tls };
+    const rateLimits = messageRate && new ClientRateLimits(messageRate);
+    return { allowedAddresses, connectionLimits, rateLimits, tls };
   }
 
   private createSources(
     exposure: ExposureSettings,
   ): Array<{ configName: string; index: number; source: TcpSource }> {
-    const { allowedAddresses, connectionLimits, messageRate, tls } = exposure;
+    const { allowedAddresses, connectionLimits, rateLimits, tls } = exposure;
     const sources = [];
     for (const config of this.options.configs) {
       for (const source of config.sources) {
@@ -341,7 +345,7 @@ export class Gateway {
           idleTimeoutMs: this.options.idleTimeoutMs,
           allowedAddresses,
           connectionLimits,
-          messageRate,
+          rateLimits,
           tls,
         });
         sources.push({ configName: config.name, index: source.index, source: tcpSource });

@@ -1,4 +1,11 @@
-import { ApiException, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import {
+  ApiException,
+  CoreV1Api,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type ObservableMiddleware,
+} from "@kubernetes/client-node";
+import { createTimeoutMiddleware, isRequestTimeout } from "../shared/api-timeout.js";
 import type { SecretKeySelector } from "../shared/config-schema.js";
 import {
   describeSecretKey,
@@ -6,7 +13,7 @@ import {
   type SecretKeyReader,
 } from "./secret-key-reader.js";
 
-/** Longest wait for the API to answer one Secret read, in ms. */
+/** Longest wait for the API response to one Secret read, in ms. */
 export const SECRET_READ_TIMEOUT_MS = 10_000;
 
 /** Namespace of Secret references without one when the kubeconfig context names none. */
@@ -23,6 +30,7 @@ export class KubernetesSecrets implements SecretKeyReader {
   readonly namespace: string;
   private readonly api: CoreV1Api;
   private readonly timeoutMs: number;
+  private readonly requestOptions: ConfigurationOptions<ObservableMiddleware>;
 
   /**
    * `namespace` overrides the context's; `timeoutMs` (default `SECRET_READ_TIMEOUT_MS`) bounds
@@ -32,6 +40,10 @@ export class KubernetesSecrets implements SecretKeyReader {
     const { namespace } = options;
     this.timeoutMs = options.timeoutMs ?? SECRET_READ_TIMEOUT_MS;
     this.api = kubeConfig.makeApiClient(CoreV1Api);
+    this.requestOptions = {
+      middleware: [createTimeoutMiddleware(this.timeoutMs)],
+      middlewareMergeStrategy: "append",
+    };
     this.namespace =
       namespace ??
       kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace ??
@@ -44,22 +56,18 @@ export class KubernetesSecrets implements SecretKeyReader {
     const reference = describeSecretKey(selector, this.namespace);
 
     let data: Record<string, string> | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      const timeoutMs = this.timeoutMs;
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    });
     try {
-      const reading = this.api.readNamespacedSecret({ name: selector.name, namespace });
-      reading.catch(() => undefined);
-      data = (await Promise.race([reading, timeout])).data;
-    } catch (error) {
-      throw new WebhookCredentialsError(
-        `cannot read ${reference}: ${explainFailure(error, secret)}`,
-        { cause: error },
+      const object = await this.api.readNamespacedSecret(
+        { name: selector.name, namespace },
+        this.requestOptions,
       );
-    } finally {
-      clearTimeout(timer);
+      data = object.data;
+    } catch (error) {
+      // The explanation names the status or the timeout, so the client's own message,
+      // which dumps the response body and headers, is left out.
+      throw new WebhookCredentialsError(
+        `cannot read ${reference}: ${explainFailure(error, secret, this.timeoutMs)}`,
+      );
     }
 
     const encoded = data?.[selector.key];
@@ -79,7 +87,10 @@ export class KubernetesSecrets implements SecretKeyReader {
   }
 }
 
-function explainFailure(error: unknown, secret: string): string {
+function explainFailure(error: unknown, secret: string, timeoutMs: number): string {
+  if (isRequestTimeout(error)) {
+    return `no answer within ${timeoutMs} ms; check that the Kubernetes API is reachable`;
+  }
   if (!(error instanceof ApiException)) {
     return `${(error as Error).message}; check that the Kubernetes API is reachable`;
   }

@@ -140,7 +140,7 @@ export class RotationEnqueuer {
     const labels = { config: event.configName, source: String(event.sourceIndex) };
     if (result === PendingAddResult.Coalesced) this.metrics.identifiersCoalesced.inc(labels);
     if (result === PendingAddResult.Shed) this.recordShed(event, labels);
-    this.metrics.pendingIdentifiers.set(this.pending.size);
+    this.metrics.pendingIdentifiers.set(this.backlog);
 
     if (this.timer === undefined && this.flushing === undefined) this.scheduleFlush();
   }
@@ -207,6 +207,7 @@ export class RotationEnqueuer {
         );
         this.lostIdentifiers += this.inFlight;
         this.inFlight = 0;
+        this.metrics.pendingIdentifiers.set(this.backlog);
       })
       .finally(() => {
         this.flushing = undefined;
@@ -224,9 +225,10 @@ export class RotationEnqueuer {
       if (batch.length === 0) return;
 
       this.inFlight = batch.length;
-      this.metrics.pendingIdentifiers.set(this.pending.size);
+      this.metrics.pendingIdentifiers.set(this.backlog);
       await this.sendWithRetry(batch);
       this.inFlight = 0;
+      this.metrics.pendingIdentifiers.set(this.backlog);
     }
   }
 

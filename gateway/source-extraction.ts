@@ -5,7 +5,6 @@ import {
   type TcpSocketSource,
 } from "../shared/config-schema.js";
 import { compileIdentifierPath } from "../shared/identifier-path.js";
-import type { Logger } from "../shared/logger.js";
 import { MessageResult } from "../shared/metrics.js";
 import { extractIdentifiers } from "./document-identifiers.js";
 import { checkIdentifier } from "./identifier-rules.js";
@@ -28,8 +27,8 @@ export interface SourceReader {
  * @throws IdentifierPathError when a TCPSocket source's identifier path is not supported.
  * @throws Error for a Webhook source, which `WebhookServer` serves over HTTP instead.
  */
-export function createSourceReader(source: NotificationSource, logger: Logger): SourceReader {
-  if (source.type === SourceType.HashicorpVault) return createVaultReader(source, logger);
+export function createSourceReader(source: NotificationSource): SourceReader {
+  if (source.type === SourceType.HashicorpVault) return createVaultReader(source);
   if (source.type === SourceType.Webhook) {
     throw new Error(
       `source ${source.index} is a Webhook source; serve it with WebhookServer, not a TCP listener`,
@@ -55,7 +54,7 @@ function createTcpSocketReader(source: TcpSocketSource): SourceReader {
  * Reads Vault audit entries. The `prefix` is removed from each line before JSON framing,
  * because the framer would otherwise reject the prefix text as a stretch of invalid JSON.
  */
-function createVaultReader(source: HashicorpVaultSource, logger: Logger): SourceReader {
+function createVaultReader(source: HashicorpVaultSource): SourceReader {
   const settings = { operations: source.operations, includeNamespace: source.includeNamespace };
   const { prefix } = source;
 
@@ -63,8 +62,12 @@ function createVaultReader(source: HashicorpVaultSource, logger: Logger): Source
     const result = readVaultAuditEntry(document, settings);
     if (result.kind === "ignored") return result;
     if (result.kind === "malformed") {
-      logger.debug({ detail: result.detail }, "malformed Vault audit entry");
-      return { kind: "rejected", reason: MessageResult.MissingIdentifier, rejectedIdentifiers: [] };
+      return {
+        kind: "rejected",
+        reason: MessageResult.MissingIdentifier,
+        rejectedIdentifiers: [],
+        detail: `malformed Vault audit entry: ${result.detail}`,
+      };
     }
 
     // Paths that fail the checks of every identifier, such as a path with a newline, are

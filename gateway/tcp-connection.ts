@@ -9,7 +9,8 @@ import type { Frame } from "./json-framer.js";
 import type { DocumentFramer } from "./line-prefix.js";
 import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
-import { TokenBucket } from "./token-bucket.js";
+import type { TokenBucket } from "./token-bucket.js";
+import type { ClientRateLimits } from "./client-limits.js";
 
 /** Idle time before the first TCP keepalive probe, in ms. */
 const KEEPALIVE_INITIAL_DELAY_MS = 60_000;
@@ -53,8 +54,8 @@ export interface SourceContext {
   readonly idleTimeouts: { inc(): void };
   /** Time a connection may stay silent before the gateway closes it, in ms; 0 turns it off. */
   readonly idleTimeoutMs: number;
-  /** Documents per second and burst allowed per connection; undefined turns the limit off. */
-  readonly messageRate: MessageRateLimit | undefined;
+  /** Identifier budgets of the clients; undefined turns the limit off. */
+  readonly rateLimits: ClientRateLimits | undefined;
   /** `reloader_gateway_connections_throttled_total` bound to this source. */
   readonly throttles: { inc(): void };
   /**
@@ -81,14 +82,6 @@ export function createSourceLogLimits(): SourceLogLimits {
     rejections: new LogRateLimiter(WARNINGS_PER_WINDOW, WARNING_WINDOW_MS),
     lifecycle: new LogRateLimiter(LIFECYCLE_LINES_PER_WINDOW, WARNING_WINDOW_MS),
   };
-}
-
-/** Message-rate limit of one connection. */
-export interface MessageRateLimit {
-  /** Documents per second allowed on average. */
-  readonly messagesPerSecond: number;
-  /** Documents a connection may send at once above the average rate. */
-  readonly burst: number;
 }
 
 /** Documents and identifiers of one connection, logged when it closes. */
@@ -128,9 +121,12 @@ export class TcpConnection {
     const remoteAddress = `${socket.remoteAddress ?? "unknown"}:${socket.remotePort ?? 0}`;
     this.logger = context.logger.child({ connectionId: this.id, remoteAddress });
     this.framer = context.createFramer();
-    const rate = context.messageRate;
-    this.rateLimit = rate && new TokenBucket(rate.messagesPerSecond, rate.burst);
-    this.throttleRefill = Math.max(1, (rate?.messagesPerSecond ?? 0) * THROTTLE_REFILL_SECONDS);
+    const rateLimits = context.rateLimits;
+    this.rateLimit = rateLimits?.bucketFor(socket.remoteAddress);
+    this.throttleRefill = Math.max(
+      1,
+      (rateLimits?.limit.messagesPerSecond ?? 0) * THROTTLE_REFILL_SECONDS,
+    );
 
     context.openConnections.inc();
     this.logger.debug("connection opened");
@@ -243,6 +239,7 @@ export class TcpConnection {
         offset: frame.offset,
         valueType: extraction.valueType,
         selectedValues: extraction.selectedValues,
+        detail: extraction.detail,
       });
       return 0;
     }

@@ -12,13 +12,8 @@ import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { RotationEnqueuer } from "./rotation-enqueuer.js";
 import { IdentifierRejection } from "./identifier-rules.js";
 import { createSourceReader } from "./source-extraction.js";
-import {
-  createSourceLogLimits,
-  TcpConnection,
-  type MessageRateLimit,
-  type SourceContext,
-} from "./tcp-connection.js";
-import type { ConnectionLimits } from "./client-limits.js";
+import { createSourceLogLimits, TcpConnection, type SourceContext } from "./tcp-connection.js";
+import type { ClientRateLimits, ConnectionLimits } from "./client-limits.js";
 import { ConnectionGate } from "./connection-gate.js";
 import { clientCertificateProblem, type TlsFiles } from "./tls-files.js";
 
@@ -78,7 +73,7 @@ export interface TcpSourceOptions {
    * Message-rate limit of each connection; undefined turns it off. HashicorpVault sources
    * ignore it: pausing the audit socket would make Vault fail its clients' requests.
    */
-  readonly messageRate?: MessageRateLimit;
+  readonly rateLimits?: ClientRateLimits;
   /** Certificate files to serve TLS with; undefined serves plain TCP. */
   readonly tls?: TlsFiles;
 }
@@ -131,14 +126,14 @@ export class TcpSource {
     this.context = {
       configName,
       source,
-      ...createSourceReader(source, options.logger),
+      ...createSourceReader(source),
       enqueuer: options.enqueuer,
       messages,
       openConnections: metrics.openConnections.labels(labels),
       rejectedIdentifiers,
       idleTimeouts: metrics.connectionsClosed.labels({ ...labels, reason: "idle_timeout" }),
       idleTimeoutMs: idleTimeoutOf(source, options.idleTimeoutMs),
-      messageRate: source.type === SourceType.HashicorpVault ? undefined : options.messageRate,
+      rateLimits: source.type === SourceType.HashicorpVault ? undefined : options.rateLimits,
       throttles: metrics.connectionsThrottled.labels(labels),
       logLimits: createSourceLogLimits(),
       logger: options.logger,

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions, type TLSSocket } from "node:tls";
 import { UsageError } from "../shared/errors.js";
+import { LogRateLimiter } from "../shared/log-rate-limiter.js";
 import type { Logger } from "../shared/logger.js";
 
 /** Time between checks of the TLS files for changes, in ms, when unset. */
@@ -42,6 +43,8 @@ export class TlsFiles {
   private readonly listeners = new Set<Listener>();
   private timer: NodeJS.Timeout | undefined;
   private readonly reloadIntervalMs: number;
+  /** A file that stays missing is logged once a minute, not at every check. */
+  private readonly unreadableWarnings = new LogRateLimiter(1, 60_000);
 
   /** @throws UsageError naming the file when a file is missing or not a usable PEM. */
   constructor(private readonly settings: TlsFilesOptions) {
@@ -83,10 +86,13 @@ export class TlsFiles {
     } catch (error) {
       // Kubernetes swaps mounted Secret files through a symlink, so a file can be missing
       // for a moment; the next check reads it.
-      this.settings.logger.error(
-        { err: error },
-        "TLS file not readable; keeping the loaded certificate",
-      );
+      const permit = this.unreadableWarnings.take();
+      if (permit.allowed) {
+        this.settings.logger.error(
+          { err: error, suppressed: permit.suppressed },
+          "TLS file not readable; keeping the loaded certificate",
+        );
+      }
       return;
     }
     if (fingerprint === this.fingerprint) return;

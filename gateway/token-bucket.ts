@@ -33,6 +33,12 @@ export class TokenBucket {
     this.tokens -= count;
   }
 
+  /** Returns whether the bucket has refilled completely, so a new one would be the same. */
+  isFull(now: number = Date.now()): boolean {
+    this.refill(now);
+    return this.tokens >= this.burst;
+  }
+
   /** Returns the time in ms until the bucket contains `count` tokens (at most `burst`). */
   msUntil(count: number, now: number = Date.now()): number {
     this.refill(now);

@@ -10,12 +10,10 @@ import { ROTATION_JOB_NAME, type RotationQueue } from "./rotation-enqueuer.js";
 import { WebhookAuthenticator } from "./webhook-auth.js";
 import type { SecretKeyReader } from "./secret-key-reader.js";
 import { readWebhookPayload } from "./webhook-payload.js";
-import type { ConnectionLimits } from "./client-limits.js";
+import type { ClientRateLimits, ConnectionLimits } from "./client-limits.js";
 import { ConnectionGate } from "./connection-gate.js";
 import { createGuardedHttpServer, type GuardedHttpServer } from "./guarded-http-server.js";
-import type { MessageRateLimit } from "./tcp-connection.js";
 import type { TlsFiles } from "./tls-files.js";
-import { TokenBucket } from "./token-bucket.js";
 import { DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
 import type { BlockList, Socket } from "node:net";
 
@@ -69,8 +67,8 @@ export interface WebhookServerOptions {
   readonly connectionLimits?: ConnectionLimits;
   /** Certificate files to serve HTTPS with; undefined serves plain HTTP. */
   readonly tls?: TlsFiles;
-  /** Requests per second one connection may send; undefined turns the limit off. */
-  readonly messageRate?: MessageRateLimit;
+  /** Identifier budgets of the clients, shared with the TCP sources; undefined turns the limit off. */
+  readonly rateLimits?: ClientRateLimits;
   /** Default `DEFAULT_IDLE_TIMEOUT_MS`; 0 turns the idle timeout off. */
   readonly idleTimeoutMs?: number;
   /** Default `DEFAULT_REQUEST_TIMEOUT_MS`. */
@@ -102,8 +100,6 @@ export class WebhookServer {
   private readonly enqueueTimeoutMs: number;
   private readonly retryAfterSeconds: number;
   private readonly outageLogLimiter = new LogRateLimiter(5, 60_000);
-  /** Token bucket of each connection that has sent a request, when the rate limit is on. */
-  private readonly rateBuckets = new WeakMap<Socket, TokenBucket>();
   private app: FastifyInstance | undefined;
   private http: GuardedHttpServer | undefined;
   private routes: readonly RouteContext[] = [];
@@ -182,7 +178,9 @@ export class WebhookServer {
           path: route.source.path,
           auth: route.source.auth?.kind ?? "none",
         })),
-        credentials: this.options.secretKeyReader.kind,
+        credentials: routes.some((route) => route.authenticator !== undefined)
+          ? this.options.secretKeyReader.kind
+          : "none",
       },
       "listening for Webhook requests",
     );
@@ -220,7 +218,14 @@ export class WebhookServer {
     const graceMs = this.options.connectionCloseGraceMs ?? DEFAULT_WEBHOOK_CLOSE_GRACE_MS;
     const closeIdle = setTimeout(() => http?.server.closeIdleConnections(), graceMs);
     const destroyAll = setTimeout(() => {
-      for (const socket of http?.sockets ?? []) socket.destroy();
+      const open = [...(http?.sockets ?? [])];
+      if (open.length > 0) {
+        this.logger.warn(
+          { connections: open.length, waitedMs: graceMs + this.enqueueTimeoutMs },
+          "closing Webhook connections whose requests did not finish at shutdown; their senders get no answer and should retry",
+        );
+      }
+      for (const socket of open) socket.destroy();
     }, graceMs + this.enqueueTimeoutMs);
     try {
       await this.app?.close();
@@ -291,7 +296,11 @@ export class WebhookServer {
       connectionLimits: this.options.connectionLimits,
       metrics,
       labels,
-      logger: this.logger,
+      logger: this.logger.child({
+        config: labels.config,
+        sourceIndex: first?.source.index,
+        address: formatAddress(this.options.host, this.options.port),
+      }),
     });
     const idleTimeouts = metrics.connectionsClosed.labels({ ...labels, reason: "idle_timeout" });
     const app = Fastify({
@@ -317,6 +326,13 @@ export class WebhookServer {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
       done(null, body);
+    });
+
+    // During shutdown every answer closes its connection, so idle keep-alive connections do
+    // not hold the process until the last timer.
+    app.addHook("onSend", async (_request, reply, payload) => {
+      if (this.closed) void reply.header("connection", "close");
+      return payload;
     });
 
     app.setErrorHandler((error, request, reply) =>
@@ -360,34 +376,30 @@ export class WebhookServer {
   }
 
   /**
-   * Takes a token from the connection's bucket. Returns true after answering 429 with
+   * Takes a token from the client's bucket. Returns true after answering 429 with
    * `Retry-After` when the bucket is empty.
    */
   private limitRate(route: RouteContext, request: FastifyRequest, reply: FastifyReply): boolean {
-    const rate = this.options.messageRate;
-    if (rate === undefined) return false;
+    const rateLimits = this.options.rateLimits;
+    if (rateLimits === undefined) return false;
 
-    const socket = request.raw.socket;
-    let bucket = this.rateBuckets.get(socket);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(rate.messagesPerSecond, rate.burst);
-      this.rateBuckets.set(socket, bucket);
-    }
+    const bucket = rateLimits.bucketFor(request.raw.socket.remoteAddress);
     if (bucket.take()) return false;
 
+    const { messagesPerSecond } = rateLimits.limit;
     const retryAfterSeconds = Math.max(1, Math.ceil(bucket.msUntil(1) / 1000));
     route.count(MessageResult.RateLimited);
     route.logger.debug(
-      { remoteAddress: request.ip, messagesPerSecond: rate.messagesPerSecond },
-      "rejected Webhook request above the connection's message rate",
+      { remoteAddress: request.ip, messagesPerSecond },
+      "rejected Webhook request above the client's message rate",
     );
     void reply
       .code(429)
       .header("retry-after", String(retryAfterSeconds))
       .send({
         error:
-          `this connection sent more than ${rate.messagesPerSecond} requests per second ` +
-          `(--max-messages-per-second); retry in ${retryAfterSeconds} s`,
+          `this client sent more than ${messagesPerSecond} requests or identifiers per ` +
+          `second (--max-messages-per-second); retry in ${retryAfterSeconds} s`,
       });
     return true;
   }
@@ -432,7 +444,8 @@ export class WebhookServer {
 
     // The request took one token; each further identifier costs one more, as on TCP.
     if (payload.identifiers.length > 1) {
-      this.rateBuckets.get(request.raw.socket)?.charge(payload.identifiers.length - 1);
+      const bucket = this.options.rateLimits?.bucketFor(request.raw.socket.remoteAddress);
+      bucket?.charge(payload.identifiers.length - 1);
     }
 
     const events: RotationEvent[] = payload.identifiers.map((identifier) => ({

@@ -143,7 +143,7 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     pendingIdentifiers: registered(registry, GatewayMetricName.PendingIdentifiers, () => {
       return new Gauge({
         name: GatewayMetricName.PendingIdentifiers,
-        help: "Identifiers waiting in memory to be stored in Redis.",
+        help: "Identifiers waiting in memory to be stored in Redis, including the batch being sent.",
         registers: [registry],
       });
     }),

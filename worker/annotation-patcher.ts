@@ -1,6 +1,5 @@
 import {
   CustomObjectsApi,
-  Observable,
   PatchStrategy,
   setHeaderOptions,
   type ConfigurationOptions,
@@ -8,6 +7,7 @@ import {
   type ObservableMiddleware,
 } from "@kubernetes/client-node";
 
+import { createTimeoutMiddleware } from "../shared/api-timeout.js";
 import type { RotationEvent } from "../shared/queue-contract.js";
 import {
   EXTERNAL_SECRET_GROUP,
@@ -137,15 +137,4 @@ export class AnnotationPatcher {
 
     return body;
   }
-}
-
-/** Builds a middleware that aborts each request after `timeoutMs` milliseconds. */
-function createTimeoutMiddleware(timeoutMs: number): ObservableMiddleware {
-  return {
-    pre: (request) => {
-      request.setSignal(AbortSignal.timeout(timeoutMs));
-      return new Observable(Promise.resolve(request));
-    },
-    post: (response) => new Observable(Promise.resolve(response)),
-  };
 }

@@ -97,7 +97,9 @@ async function main(): Promise<void> {
     logger,
     readiness: () => {
       const reasons = worker.isCacheSynced ? [] : ["cluster cache not synced"];
-      if (connection.status !== "ready") reasons.push(`Redis connection is ${connection.status}`);
+      if (connection.status !== "ready") {
+        reasons.push(`Redis is not reachable (connection status: ${connection.status})`);
+      }
       return reasons;
     },
   });

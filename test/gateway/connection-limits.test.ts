@@ -6,7 +6,8 @@ import { promisify } from "node:util";
 import { after, describe, test } from "node:test";
 import { pino } from "pino";
 import { parseCidrs } from "../../gateway/cidr.js";
-import { clientKey, ConnectionLimits } from "../../gateway/client-limits.js";
+import { gatewaySecurityOptions } from "../../gateway/gateway-flags.js";
+import { ClientRateLimits, clientKey, ConnectionLimits } from "../../gateway/client-limits.js";
 import { TokenBucket } from "../../gateway/token-bucket.js";
 import { UsageError } from "../../shared/errors.js";
 import { GatewayMetricName, readMetricValue } from "../../shared/metrics.js";
@@ -76,6 +77,18 @@ describe("parseCidrs", () => {
     assert.equal(list.check("192.0.2.8", "ipv4"), false);
   });
 
+  test("a list without networks is rejected", () => {
+    assert.throws(
+      () => gatewaySecurityOptions({ "allowed-cidrs": " , " }),
+      (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, /names no network/);
+        return true;
+      },
+    );
+    assert.deepEqual(gatewaySecurityOptions({ "allowed-cidrs": "" }).allowedCidrs, []);
+  });
+
   test("invalid values name the value", () => {
     for (const value of [
       "10.0.0.0/33",
@@ -123,6 +136,23 @@ describe("TokenBucket", () => {
     assert.equal(bucket.msUntil(50, 0), 100, "waits for at most the burst");
     assert.equal(bucket.take(10), true);
     assert.equal(bucket.take(10), false);
+  });
+
+  test("client buckets are shared and swept", () => {
+    const limits = new ClientRateLimits({ messagesPerSecond: 100, burst: 10 });
+    try {
+      const bucket = limits.bucketFor("10.0.0.1");
+      assert.equal(limits.bucketFor("::ffff:10.0.0.1"), bucket, "mapped IPv4 is the same client");
+      assert.notEqual(limits.bucketFor("10.0.0.2"), bucket);
+
+      bucket.take(0);
+      limits.sweep(0);
+      assert.equal(limits.trackedClients, 1, "only the full bucket of 10.0.0.2 is dropped");
+      limits.sweep(1000);
+      assert.equal(limits.trackedClients, 0);
+    } finally {
+      limits.close();
+    }
   });
 
   test("charge goes into debt", () => {
@@ -254,6 +284,28 @@ describe("Gateway message-rate limit", () => {
     const enqueued = await waitForValue(harness.enqueued, (count) => count >= 600, 10_000);
     const elapsedMs = Date.now() - started;
     await finish(socket);
+
+    assert.equal(enqueued, 600);
+    const minimumMs = ((600 - burst) / rate) * 1000;
+    assert.ok(elapsedMs >= minimumMs * 0.9, `read in ${elapsedMs} ms, below ${minimumMs} ms`);
+  });
+
+  test("connections of one client share the budget", async () => {
+    const rate = 500;
+    const burst = 100;
+    const harness = await gatewayForTest({
+      gateway: { maxMessagesPerSecond: rate, messageBurst: burst },
+    });
+    const documents = (tag: string) =>
+      Array.from({ length: 300 }, (_, i) => namedDocument(`${tag}/${i}`)).join("");
+
+    const started = Date.now();
+    const first = await connectTo(harness.port);
+    const second = await connectTo(harness.port);
+    await Promise.all([write(first, documents("first")), write(second, documents("second"))]);
+    const enqueued = await waitForValue(harness.enqueued, (count) => count >= 600, 10_000);
+    const elapsedMs = Date.now() - started;
+    await Promise.all([finish(first), finish(second)]);
 
     assert.equal(enqueued, 600);
     const minimumMs = ((600 - burst) / rate) * 1000;

@@ -264,7 +264,7 @@ describe("webhook timeouts", () => {
 });
 
 describe("webhook message rate", () => {
-  it("429 above the connection's rate", async () => {
+  it("429 above the client's rate", async () => {
     const harness = await exposedGateway({ maxMessagesPerSecond: 1, messageBurst: 2 });
     const port = portOf(harness);
     const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
@@ -280,13 +280,13 @@ describe("webhook message rate", () => {
 
     assert.deepEqual(statuses, [202, 202, 429]);
     assert.equal(limited?.headers["retry-after"], "1");
-    assert.match(limited?.body ?? "", /more than 1 requests per second/);
+    assert.match(limited?.body ?? "", /more than 1 requests or identifiers per second/);
     assert.equal(await harness.messages("rate_limited"), 1);
     assert.equal(await harness.messages("accepted"), 2);
 
-    // Another connection has a bucket of its own.
+    // A new connection from the same address shares the client's budget.
     const fresh = await postDocument(port, { agent: new HttpAgent({ keepAlive: false }) });
-    assert.equal(fresh.status, 202, fresh.body);
+    assert.equal(fresh.status, 429, fresh.body);
   });
 });
 
@@ -326,6 +326,26 @@ describe("webhook identifiers per request", () => {
 });
 
 describe("webhook shutdown", () => {
+  it("answers a request in progress with Connection: close", async () => {
+    const harness = await exposedGateway({ connectionCloseGraceMs: 2000 });
+    const socket = await openSocket(portOf(harness));
+    const answer = readUntilClosed(socket);
+    socket.write(
+      "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+        `Content-Length: ${Buffer.byteLength(DOCUMENT)}\r\n\r\n${DOCUMENT.slice(0, 10)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const closing = harness.gateway.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.write(DOCUMENT.slice(10));
+
+    const text = await answer;
+    await closing;
+    assert.match(text, /^HTTP\/1\.1 202 /);
+    assert.match(text, /\r\nconnection: close\r\n/i);
+  });
+
   it("closes idle keep-alive connections", async () => {
     const harness = await exposedGateway({ connectionCloseGraceMs: 300 });
     const port = portOf(harness);
