@@ -21,16 +21,46 @@ export function hasRedisServer(): boolean {
   return result.error === undefined && result.status === 0;
 }
 
-/** Finds a free TCP port on 127.0.0.1 by binding port 0 and releasing it. */
+/**
+ * Ports `freePort` picks from: below Linux's default ephemeral range (32768-60999), which
+ * the kernel uses for `listen(0)` and outgoing connections. A port handed out by binding
+ * port 0 could be handed out again to another process before the caller binds it, and
+ * tests that ran at the same time failed with EADDRINUSE.
+ */
+const FREE_PORT_RANGE = { first: 20_000, last: 32_767 } as const;
+
+/** Attempts before `freePort` gives up. */
+const FREE_PORT_ATTEMPTS = 50;
+
+/**
+ * Finds a free TCP port on 127.0.0.1 for a process to listen on: a random port of
+ * `FREE_PORT_RANGE` that can be bound, released again for the caller.
+ *
+ * @throws Error when no port of the range could be bound in 50 attempts.
+ */
 export async function freePort(): Promise<number> {
+  const span = FREE_PORT_RANGE.last - FREE_PORT_RANGE.first + 1;
+  for (let attempt = 0; attempt < FREE_PORT_ATTEMPTS; attempt += 1) {
+    const port = FREE_PORT_RANGE.first + Math.floor(Math.random() * span);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(
+    `no free port on 127.0.0.1 between ${FREE_PORT_RANGE.first} and ${FREE_PORT_RANGE.last} ` +
+      `after ${FREE_PORT_ATTEMPTS} attempts; stop some listeners and retry`,
+  );
+}
+
+async function canListen(port: number): Promise<boolean> {
   const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const address = server.address();
-  const port = typeof address === "object" && address !== null ? address.port : 0;
+  try {
+    server.listen(port, "127.0.0.1");
+    await once(server, "listening");
+  } catch {
+    return false;
+  }
   server.close();
   await once(server, "close");
-  return port;
+  return true;
 }
 
 /**
