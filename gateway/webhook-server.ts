@@ -1,3 +1,4 @@
+import type { BlockList, Socket } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { WebhookSource } from "../shared/config-schema.js";
 import { compileIdentifierPath, type IdentifierPath } from "../shared/identifier-path.js";
@@ -15,7 +16,6 @@ import { ConnectionGate } from "./connection-gate.js";
 import { createGuardedHttpServer, type GuardedHttpServer } from "./guarded-http-server.js";
 import type { TlsFiles } from "./tls-files.js";
 import { DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
-import type { BlockList, Socket } from "node:net";
 
 /** Time a request waits for Redis to store its jobs before the server responds with 503. */
 export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
