@@ -38,7 +38,7 @@ const FLAGS: readonly FlagSpec[] = [
     name: "coalesce-window-ms",
     env: "COALESCE_WINDOW_MS",
     description:
-      "milliseconds an identifier from a TCP source waits after its first trigger; triggers of it within the window become one job. Webhook requests are stored at once",
+      "milliseconds an identifier from a TCP source waits after its first trigger, 0-3600000; triggers of it within the window become one job. Webhook requests are stored at once",
     defaultValue: String(DEFAULT_COALESCE_WINDOW_MS),
   },
   {
@@ -52,7 +52,7 @@ const FLAGS: readonly FlagSpec[] = [
     name: "shutdown-grace-ms",
     env: "SHUTDOWN_GRACE_MS",
     description:
-      "milliseconds open connections are still read after SIGTERM, which half-closes them at once, before they are closed",
+      "milliseconds open connections are still read after SIGTERM, which half-closes them at once, before they are closed, 0-600000",
     defaultValue: String(DEFAULT_CONNECTION_CLOSE_GRACE_MS),
   },
   ...GATEWAY_SECURITY_FLAGS,
