@@ -7,13 +7,11 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from "n
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { ConnectionGate } from "./connection-gate.js";
+import { TLS_HANDSHAKE_TIMEOUT_MS } from "./tcp-source.js";
 import { clientCertificateProblem, type TlsFiles } from "./tls-files.js";
 
-/** Time a client has to finish the TLS handshake before the connection is closed, in ms. */
-export const HTTP_TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
-
 /**
- * Longest time an HTTP keep-alive connection waits for its next request, in ms. Above the
+ * Maximum time an HTTP keep-alive connection waits for its next request, in ms. Above the
  * 60 s idle timeout of common cloud load balancers, so they close first and never send a
  * request on a connection the gateway is closing.
  */
@@ -22,7 +20,7 @@ export const HTTP_KEEP_ALIVE_TIMEOUT_MS = 72_000;
 /** How often Node.js checks open requests against the request and header timeouts, in ms. */
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
-/** Longest time a client may take to send the request headers, in ms. */
+/** Maximum time a client may take to send the request headers, in ms. */
 const HEADERS_TIMEOUT_MS = 10_000;
 
 /** Options of `createGuardedHttpServer`. */
@@ -35,6 +33,8 @@ export interface GuardedHttpServerOptions {
   readonly idleTimeoutMs: number;
   /** Time a client has to send a whole request, headers and body, in ms. */
   readonly requestTimeoutMs: number;
+  /** `reloader_gateway_open_connections` of the listener, counting admitted connections. */
+  readonly openConnections: { inc(): void; dec(): void };
   /** Called when the idle timeout closes a connection. */
   readonly onIdleTimeout: () => void;
   /** Called when the request timeout or a malformed request closes a connection. */
@@ -52,9 +52,9 @@ export interface GuardedHttpServer {
 
 /**
  * Creates the server behind a Webhook listener. The server's own connection handling (the
- * HTTP parser, or the TLS handshake for HTTPS) is moved behind the gate, so a rejected
- * connection is closed before any byte of it is parsed and a TLS handshake failure is
- * counted only for connections the gate let in.
+ * HTTP parser, or the TLS handshake for HTTPS) is moved behind the gate. So a rejected
+ * connection is closed before any byte of it is parsed, and a TLS handshake failure is
+ * counted only for connections the gate admitted.
  */
 export function createGuardedHttpServer(
   handler: RequestListener,
@@ -79,7 +79,7 @@ export function createGuardedHttpServer(
             // Checked in the 'secureConnection' wrapper below instead, so the rejection is
             // counted once and logged with the verification error.
             rejectUnauthorized: false,
-            handshakeTimeout: HTTP_TLS_HANDSHAKE_TIMEOUT_MS,
+            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
           },
           handler,
         );
@@ -90,7 +90,11 @@ export function createGuardedHttpServer(
   server.on("connection", (socket: Socket) => {
     if (!options.gate.admit(socket)) return;
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    options.openConnections.inc();
+    socket.once("close", () => {
+      sockets.delete(socket);
+      options.openConnections.dec();
+    });
     for (const read of readers) read.call(server, socket);
   });
 

@@ -1,4 +1,4 @@
-import type { BlockList, Socket } from "node:net";
+import type { BlockList } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import type { WebhookSource } from "../shared/config-schema.js";
 import { compileIdentifierPath, type IdentifierPath } from "../shared/identifier-path.js";
@@ -15,7 +15,7 @@ import type { ClientRateLimits, ConnectionLimits } from "./client-limits.js";
 import { ConnectionGate } from "./connection-gate.js";
 import { createGuardedHttpServer, type GuardedHttpServer } from "./guarded-http-server.js";
 import type { TlsFiles } from "./tls-files.js";
-import { DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
+import { DEFAULT_CONNECTION_CLOSE_GRACE_MS, DEFAULT_IDLE_TIMEOUT_MS } from "./tcp-source.js";
 
 /** Time a request waits for Redis to store its jobs before the server responds with 503. */
 export const DEFAULT_ENQUEUE_TIMEOUT_MS = 5000;
@@ -28,9 +28,6 @@ export const DEFAULT_CREDENTIAL_REFRESH_MS = 10_000;
 
 /** Time a client has to send a whole request, headers and body, in ms, when unset. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
-
-/** Time `close()` lets requests in progress finish before closing idle connections, in ms. */
-export const DEFAULT_WEBHOOK_CLOSE_GRACE_MS = 2000;
 
 /** One Webhook source served by a `WebhookServer`. */
 export interface WebhookRoute {
@@ -73,7 +70,10 @@ export interface WebhookServerOptions {
   readonly idleTimeoutMs?: number;
   /** Default `DEFAULT_REQUEST_TIMEOUT_MS`. */
   readonly requestTimeoutMs?: number;
-  /** Default `DEFAULT_WEBHOOK_CLOSE_GRACE_MS`. */
+  /**
+   * Time `close()` lets requests in progress finish before it closes idle connections, in
+   * ms. Default `DEFAULT_CONNECTION_CLOSE_GRACE_MS`, as for the TCP sources.
+   */
   readonly connectionCloseGraceMs?: number;
 }
 
@@ -215,7 +215,7 @@ export class WebhookServer {
     const http = this.http;
     http?.stopTlsReload();
 
-    const graceMs = this.options.connectionCloseGraceMs ?? DEFAULT_WEBHOOK_CLOSE_GRACE_MS;
+    const graceMs = this.options.connectionCloseGraceMs ?? DEFAULT_CONNECTION_CLOSE_GRACE_MS;
     const closeIdle = setTimeout(() => http?.server.closeIdleConnections(), graceMs);
     const destroyAll = setTimeout(() => {
       const open = [...(http?.sockets ?? [])];
@@ -312,11 +312,11 @@ export class WebhookServer {
           tls: this.options.tls,
           idleTimeoutMs: this.options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
           requestTimeoutMs: this.options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+          openConnections: metrics.openConnections.labels(labels),
           onIdleTimeout: () => idleTimeouts.inc(),
           onClientError: (code) =>
             metrics.connectionsClosed.inc({ ...labels, reason: clientErrorReason(code) }),
         });
-        this.trackOpenConnections(this.http, metrics.openConnections.labels(labels));
         return this.http.server;
       },
     });
@@ -365,14 +365,6 @@ export class WebhookServer {
       });
     }
     return app;
-  }
-
-  private trackOpenConnections(http: GuardedHttpServer, gauge: { inc(): void; dec(): void }): void {
-    http.server.on("connection", (socket: Socket) => {
-      if (socket.destroyed) return;
-      gauge.inc();
-      socket.once("close", () => gauge.dec());
-    });
   }
 
   /**
