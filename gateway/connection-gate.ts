@@ -59,7 +59,7 @@ export class ConnectionGate {
 
   /**
    * Returns true when `socket` may be read. Otherwise destroys it, counts and logs the
-   * reason, and returns false. An admitted socket holds a connection slot until it closes.
+   * reason, and returns false. An admitted socket uses a connection slot until it closes.
    */
   admit(socket: Socket): boolean {
     const { remoteAddress } = socket;

@@ -24,7 +24,7 @@ export type IdentifierExtraction =
       readonly valueType?: string;
       /** Number of values the path selected, set for `too_many_identifiers`. */
       readonly selectedValues?: number;
-      /** Why the document has no identifier, when the source can say more than the reason. */
+      /** Reason the document has no identifier, when the source knows more than `reason` names. */
       readonly detail?: string;
       /** Reasons of the selected strings that failed `checkIdentifier`. */
       readonly rejectedIdentifiers: readonly IdentifierRejection[];

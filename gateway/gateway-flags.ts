@@ -169,7 +169,7 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
-/** Where the gateway reads the Secrets that `webhookAuth` references. */
+/** Sources of the Secrets that `webhookAuth` references. */
 const CREDENTIAL_SOURCES = ["kubernetes", "files"] as const;
 
 /** Flags that choose where Webhook credentials come from. */

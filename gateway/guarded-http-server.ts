@@ -117,6 +117,8 @@ export function createGuardedHttpServer(
   }
 
   // With a 'timeout' listener Node.js leaves the socket open, so it is closed here.
+  // NOTE: the timeout also runs while a request waits for Redis, so an idle timeout below
+  // the 5 s enqueue timeout can close a request before its response.
   server.setTimeout(options.idleTimeoutMs);
   server.on("timeout", (socket: Socket) => {
     options.onIdleTimeout();

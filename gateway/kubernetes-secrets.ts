@@ -13,7 +13,7 @@ import {
   type SecretKeyReader,
 } from "./secret-key-reader.js";
 
-/** Longest wait for the API response to one Secret read, in ms. */
+/** Maximum wait for the API response to one Secret read, in ms. */
 export const SECRET_READ_TIMEOUT_MS = 10_000;
 
 /** Namespace of Secret references without one when the kubeconfig context names none. */

@@ -15,7 +15,7 @@ export class WebhookCredentialsError extends ReloaderError {
 
 /** Reads the keys of Kubernetes Secrets that Webhook sources reference. */
 export interface SecretKeyReader {
-  /** Where the keys come from, for logs: `kubernetes` or `files`. */
+  /** Source of the keys, for logs: `kubernetes` or `files`. */
   readonly kind: "kubernetes" | "files";
   /**
    * Returns the bytes of one key.

@@ -120,8 +120,8 @@ export class WebhookServer {
   }
 
   /**
-   * Reads the credentials of every route; `start()` calls it when nobody has. Calling it
-   * first lets a gateway find a missing Secret before any source listens.
+   * Reads the credentials of every route, unless that was done already; `start()` calls it.
+   * Calling it first lets a gateway find a missing Secret before any source listens.
    *
    * @throws WebhookCredentialsError naming the Secret and key that cannot be read.
    */
@@ -202,7 +202,7 @@ export class WebhookServer {
   }
 
   /**
-   * Stops accepting connections and answers new requests on open ones with 503. Requests in
+   * Stops accepting connections and responds 503 to new requests on open ones. Requests in
    * progress get `connectionCloseGraceMs` to finish before idle connections are closed; a
    * request still waiting for Redis after that, at most `enqueueTimeoutMs` more, is cut
    * off. Later calls do nothing.
@@ -240,7 +240,8 @@ export class WebhookServer {
    * that cannot be read is logged and the previous one stays in force.
    */
   private async refreshCredentials(): Promise<void> {
-    // A slow API server must not pile up reads: the next tick skips while one runs.
+    // A tick is skipped while the previous read runs, so a slow API server does not pile up
+    // reads.
     if (this.refreshing) return;
     this.refreshing = true;
     try {
@@ -328,8 +329,8 @@ export class WebhookServer {
       done(null, body);
     });
 
-    // During shutdown every answer closes its connection, so idle keep-alive connections do
-    // not hold the process until the last timer.
+    // During shutdown every response closes its connection, so idle keep-alive connections
+    // do not keep the process running until the last timer.
     app.addHook("onSend", async (_request, reply, payload) => {
       if (this.closed) void reply.header("connection", "close");
       return payload;
@@ -368,8 +369,8 @@ export class WebhookServer {
   }
 
   /**
-   * Takes a token from the client's bucket. Returns true after answering 429 with
-   * `Retry-After` when the bucket is empty.
+   * Takes a token from the client's bucket. When the bucket is empty, it responds 429
+   * with `Retry-After` and returns true.
    */
   private limitRate(route: RouteContext, request: FastifyRequest, reply: FastifyReply): boolean {
     const rateLimits = this.options.rateLimits;
@@ -434,7 +435,7 @@ export class WebhookServer {
       return reply.code(400).send({ error: payload.message });
     }
 
-    // The request took one token; each further identifier costs one more, as on TCP.
+    // The request took one token, and each further identifier costs one more, as on TCP.
     if (payload.identifiers.length > 1) {
       const bucket = this.options.rateLimits?.bucketFor(request.raw.socket.remoteAddress);
       bucket?.charge(payload.identifiers.length - 1);

@@ -19,9 +19,9 @@ export const DEFAULT_TCP_PORT = 8000;
 export const DEFAULT_IDENTIFIER_PATH = "0.data.ObjectName";
 
 /**
- * Most values a document's identifier path may select when `maxIdentifiersPerMessage` is
- * absent; a document that selects more is rejected, so one document cannot queue an
- * unbounded number of jobs.
+ * Maximum number of values a document's identifier path may select when
+ * `maxIdentifiersPerMessage` is absent. A document that selects more is rejected, so one
+ * document cannot queue an unbounded number of jobs.
  */
 export const DEFAULT_MAX_IDENTIFIERS_PER_MESSAGE = 1000;
 
@@ -82,7 +82,7 @@ export const TcpSocketSchema = Type.Object(
     identifierPathOnPayload: Type.Optional(Type.String({ minLength: 1 })),
     /** Largest accepted document in bytes; an extension of this gateway. */
     maxMessageBytes: Type.Optional(Type.Integer({ minimum: 64, maximum: 64 * 1024 * 1024 })),
-    /** Most values the identifier path may select in one document; an extension. */
+    /** Maximum number of values the identifier path may select in one document; an extension. */
     maxIdentifiersPerMessage: Type.Optional(MaxIdentifiers),
   },
   strict,
@@ -264,7 +264,7 @@ export interface TcpSocketSource {
   readonly port: number;
   readonly identifierPathOnPayload: string;
   readonly maxMessageBytes: number;
-  /** Most values the identifier path may select in one document. */
+  /** Maximum number of values the identifier path may select in one document. */
   readonly maxIdentifiersPerMessage: number;
 }
 
@@ -308,7 +308,7 @@ export interface WebhookSource {
   readonly identifierPathOnPayload: string;
   /** Largest accepted request body in bytes. */
   readonly maxMessageBytes: number;
-  /** Most values the identifier path may select in one request body. */
+  /** Maximum number of values the identifier path may select in one request body. */
   readonly maxIdentifiersPerMessage: number;
   /** Absent when the source takes requests without credentials. */
   readonly auth?: WebhookAuth;

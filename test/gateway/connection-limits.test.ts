@@ -354,6 +354,16 @@ describe("Gateway message-rate limit", () => {
   });
 });
 
+/** Runs the gateway with `flags` and the default Config; resolves when it exits. */
+function runGateway(flags: string[]): Promise<{ code: number; stderr: string }> {
+  const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
+  const args = [entry, ...flags, "--config", fixturePath("config-default.yaml")];
+  return promisify(execFile)(process.execPath, args).then(
+    () => ({ code: 0, stderr: "" }),
+    (error: { code: number; stderr: string }) => error,
+  );
+}
+
 describe("gateway command line", () => {
   test("lists the network and TLS flags", async () => {
     const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
@@ -377,33 +387,13 @@ describe("gateway command line", () => {
   });
 
   test("invalid CIDR stops the start", async () => {
-    const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
-    const result = await promisify(execFile)(process.execPath, [
-      entry,
-      "--allowed-cidrs",
-      "10.0.0.0/8,10.0.0.0/33",
-      "--config",
-      fixturePath("config-default.yaml"),
-    ]).then(
-      () => ({ code: 0, stderr: "" }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await runGateway(["--allowed-cidrs", "10.0.0.0/8,10.0.0.0/33"]);
     assert.notEqual(result.code, 0);
     assert.ok(result.stderr.includes('"10.0.0.0/33"'), `stderr: ${result.stderr}`);
   });
 
   test("TLS key without certificate stops the start", async () => {
-    const entry = new URL("../../gateway/main.js", import.meta.url).pathname;
-    const result = await promisify(execFile)(process.execPath, [
-      entry,
-      "--tls-key-file",
-      "/nonexistent/tls.key",
-      "--config",
-      fixturePath("config-default.yaml"),
-    ]).then(
-      () => ({ code: 0, stderr: "" }),
-      (error: { code: number; stderr: string }) => error,
-    );
+    const result = await runGateway(["--tls-key-file", "/nonexistent/tls.key"]);
     assert.notEqual(result.code, 0);
     assert.ok(result.stderr.includes("--tls-cert-file"), `stderr: ${result.stderr}`);
   });

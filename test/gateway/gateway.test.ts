@@ -453,7 +453,10 @@ describe("Gateway lifecycle", () => {
     const port = gateway.addresses()[0]?.port ?? 0;
     await send(port, namedDocument("before/redis"));
     await sleep(300);
-    assert.match(gateway.readinessProblems().join("; "), /Redis is not reachable \(connection status: /);
+    assert.match(
+      gateway.readinessProblems().join("; "),
+      /Redis is not reachable \(connection status: /,
+    );
 
     const redis = await startPrivateRedis({ port: redisPort });
     try {
@@ -512,7 +515,10 @@ describe("Gateway lifecycle", () => {
       (count) => count >= 1,
     );
     assert.equal(accepted, 1);
-    assert.match(gateway.readinessProblems().join("; "), /Redis is not reachable \(connection status: /);
+    assert.match(
+      gateway.readinessProblems().join("; "),
+      /Redis is not reachable \(connection status: /,
+    );
 
     const started = Date.now();
     await assert.rejects(gateway.close(), (error: unknown) => {

@@ -171,19 +171,21 @@ describe("webhook credentials from the Kubernetes API", () => {
   });
 
   it("names a forbidden read and a slow API", async () => {
-    const selector: SecretKeySelector = {
+    // A Secret of its own, so the running gateway's refreshes never take the faults.
+    await api.createNamespacedSecret({
       namespace: "senders",
-      name: "webhook-token",
-      key: "token",
-    };
-    emulator.faults.add({ resource: "secrets", name: "webhook-token", status: 403, times: 1 });
+      body: { metadata: { name: "fault-probe" }, data: secretData({ token: "probe" }) },
+    });
+    const selector: SecretKeySelector = { namespace: "senders", name: "fault-probe", key: "token" };
+
+    emulator.faults.add({ resource: "secrets", name: "fault-probe", status: 403, times: 1 });
     await assert.rejects(
       reader.read(selector),
-      /the gateway may not get Secret senders\/webhook-token \(HTTP 403\); grant its service account "get"/,
+      /the gateway may not get Secret senders\/fault-probe \(HTTP 403\); grant its service account "get"/,
     );
 
     const impatient = new KubernetesSecrets(emulator.kubeConfig(NAMESPACE), { timeoutMs: 200 });
-    emulator.faults.add({ resource: "secrets", name: "webhook-token", latencyMs: 2000, times: 1 });
+    emulator.faults.add({ resource: "secrets", name: "fault-probe", latencyMs: 2000, times: 1 });
     await assert.rejects(
       impatient.read(selector),
       /no answer within 200 ms; check that the Kubernetes API is reachable/,

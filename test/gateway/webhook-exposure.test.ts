@@ -219,10 +219,10 @@ describe("webhook connection checks", () => {
     const harness = await exposedGateway({ maxConnections: 1 });
     const port = portOf(harness);
 
-    const held = await openSocket(port);
+    const firstConnection = await openSocket(port);
     await assert.rejects(postDocument(port), /socket hang up|ECONNRESET/);
     assert.equal(await closedCount(harness, "max_connections_global"), 1);
-    held.destroy();
+    firstConnection.destroy();
   });
 });
 
@@ -234,7 +234,8 @@ describe("webhook timeouts", () => {
     const startedAt = Date.now();
     await readUntilClosed(socket);
     const elapsedMs = Date.now() - startedAt;
-    assert.ok(elapsedMs >= 250 && elapsedMs < 5000, `closed after ${elapsedMs} ms`);
+    assert.ok(elapsedMs >= 250, `closed after ${elapsedMs} ms, before the timeout`);
+    assert.ok(elapsedMs < 5000, `closed after ${elapsedMs} ms`);
     assert.equal(await closedCount(harness, "idle_timeout"), 1);
   });
 

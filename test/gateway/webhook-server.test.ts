@@ -296,7 +296,10 @@ describe("webhook without Redis", () => {
     assert.equal(response.headers.get("retry-after"), "5");
     assert.match(String(response.body.error), /retry in 5 s/);
     assert.equal(await harness.messages("unavailable"), 1);
-    assert.match(harness.gateway.readinessProblems().join("; "), /Redis is not reachable \(connection status: /);
+    assert.match(
+      harness.gateway.readinessProblems().join("; "),
+      /Redis is not reachable \(connection status: /,
+    );
   });
 });
 
